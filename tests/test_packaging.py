@@ -1,0 +1,38 @@
+"""hwr as a user gets it: a wheel installed outside the checkout."""
+import subprocess, sys, zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp('wheel')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(out), str(ROOT)],
+                   check=True, cwd=out)
+    (whl,) = out.glob('hwr-*.whl')
+    return whl
+
+
+def test_wheel_ships_metadata_and_modules(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert 'hwr/metadata/emnist/metadata.toml' in names and 'hwr/metadata/iam/metadata.toml' in names
+    assert 'hwr/data/base.py' in names and 'hwr/util.py' in names
+    assert not [n for n in names if n.endswith(('.zip', '.h5', '.mat'))], 'no data files in the wheel'
+    eps = next(n for n in names if n.endswith('entry_points.txt'))
+    assert 'hwr-run-experiment' in zipfile.ZipFile(wheel).read(eps).decode()
+
+
+def test_installed_package_finds_its_metadata(wheel, tmp_path):
+    site = tmp_path/'site'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(site), str(wheel)], check=True)
+    home = tmp_path/'home'; home.mkdir()
+    code = ("import hwr, hwr.data.base as b; from pathlib import Path;"
+            "print(hwr.__file__); print(b.data_dir()); print(b.load_metadata('emnist')['filename'])")
+    env = {'PYTHONPATH': str(site), 'HOME': str(home), 'PATH': '/usr/bin:/bin'}
+    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split('\n')
+    assert out[0].startswith(str(site)), 'the installed copy, not the checkout, was imported'
+    assert out[1] == str(home/'.cache'/'hwr'/'data'), 'a pip install keeps data in ~/.cache/hwr/data'
+    assert out[2] == 'matlab.zip'
