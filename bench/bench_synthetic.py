@@ -1,0 +1,53 @@
+"""Throughput of hwr's synthetic handwriting generators on this machine.
+
+    python bench/bench_synthetic.py [--chars N] [--lines N] [--repeat R]
+
+Prints characters/s (28x28, `synthetic_characters`) and lines/s (28x320, up to 32 characters,
+`synthetic_lines`), the best of R runs, after a warm-up that builds the glyph banks and loads the
+corpus (reported separately: a one-off cost per process). Single process, as the datasets run.
+Two rates are printed: per wall-clock second (what you wait) and per CPU second used by this
+process (what the code costs; the same on a busy shared machine, where wall-clock rates drop).
+"""
+from __future__ import annotations
+import argparse, os, platform, time
+
+import numpy as np
+
+
+def best_rate(fn, n, repeat):
+    "Items per wall-clock second and per CPU second of this process, best of `repeat` calls of fn()."
+    wall, cpu = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time(); fn()
+        wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    return n / min(wall), n / min(cpu)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--chars', type=int, default=20_000, help='characters per run')
+    p.add_argument('--lines', type=int, default=1_000, help='lines per run')
+    p.add_argument('--repeat', type=int, default=3, help='runs; the best is reported')
+    a = p.parse_args(argv)
+
+    from hwr.data.render import glyph_bank, list_fonts, line_font
+    from hwr.data.corpus import load_corpus, sample_lines
+    from hwr.data.synthetic import synthetic_characters, synthetic_lines
+
+    fonts = [f for f in list_fonts() if f != 'kalam']
+    t0 = time.perf_counter()
+    glyph_bank(); [line_font(f) for f in list_fonts()]
+    texts = sample_lines(load_corpus()['train'], a.lines, max_length=32, seed=0)
+    setup = time.perf_counter() - t0
+
+    chars = best_rate(lambda: synthetic_characters(a.chars, fonts, seed=0), a.chars, a.repeat)
+    lines = best_rate(lambda: synthetic_lines(texts, fonts, seed=0), a.lines, a.repeat)
+    print(f'machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, numpy {np.__version__}')
+    print(f'setup (glyph banks + corpus, once per process): {setup:.1f} s')
+    print(f'load average: {", ".join(f"{l:.1f}" for l in os.getloadavg())}')
+    print(f'characters/s: {chars[0]:,.0f} wall, {chars[1]:,.0f} per CPU second   (28x28, {a.chars:,} per run, best of {a.repeat})')
+    print(f'lines/s:      {lines[0]:,.0f} wall, {lines[1]:,.0f} per CPU second   (28x320, max_length 32, {a.lines:,} per run, best of {a.repeat})')
+
+
+if __name__ == '__main__':
+    main()
