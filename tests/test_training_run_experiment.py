@@ -1,0 +1,102 @@
+"""run_experiment: config validation, the command line, --save, W&B offline, the GPU manager path."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from hwr.training.run_experiment import TRAIN_ARGS, ConfigError, parse_config, unflatten, validate_config
+
+TINY = {"dataset": "SyntheticCharactersDataset", "model": "CharacterModel", "network": "mlp",
+        "dataset_args": {"num_train": 300, "num_test": 100},
+        "network_args": {"layer_size": 32}, "train_args": {"batch_size": 64, "epochs": 1}}
+SEED = {"dataset": "EmnistDataset", "model": "CharacterModel", "network": "mlp",
+        "dataset_args": {"subsample_fraction": 0.1},
+        "network_args": {"num_layers": 3, "layer_size": 128, "dropout_amount": 0.2},
+        "train_args": {"batch_size": 256, "epochs": 2}}
+
+
+def _cli(args, tmp_path, **env):
+    e = {**os.environ, 'WANDB_MODE': 'disabled', 'TF_CPP_MIN_LOG_LEVEL': '3', 'HWR_GPU_LOCK_DIR': str(tmp_path/'locks'),
+         'HWR_DATA_DIR': str(tmp_path/'data'), **env}
+    return subprocess.run([sys.executable, '-m', 'hwr.training.run_experiment', *args], capture_output=True, text=True,
+                          env=e, cwd=tmp_path, timeout=300)
+
+
+def test_seed_config_is_valid_verbatim():
+    full = validate_config(SEED)
+    assert full['train_args'] == {**TRAIN_ARGS, 'batch_size': 256, 'epochs': 2}
+    assert full['dataset_args'] == SEED['dataset_args'] and full['experiment_group'] is None
+
+
+def test_invalid_json_says_where():
+    with pytest.raises(ConfigError, match=r'line 2, column 3'):
+        parse_config('{"dataset": "x",\n  }')
+    with pytest.raises(ConfigError, match='double quotes'):
+        parse_config("{'dataset': 'x'}")
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'netwrok': 'mlp'}, "unknown key 'netwrok' (did you mean 'network'?)"),
+    ({'network': 'lenett'}, "unknown network 'lenett'; valid names: "),
+    ({'dataset': 'Emnist'}, "unknown dataset 'Emnist'; valid names: "),
+    ({'model': 'CharModel'}, "valid"),
+    ({'train_args': {'batch_size': 0}}, "'batch_size' must be a positive integer"),
+    ({'train_args': {'epochs': 1.5}}, "'epochs' must be a positive integer"),
+    ({'train_args': {'lr': 0.1}}, "unknown train_args key 'lr'"),
+    ({'train_args': {'strategy': 'tpu'}}, "unknown train_args strategy 'tpu'"),
+    ({'network_args': [1]}, "'network_args' must be an object"),
+    ({'network_args': {'layer_size': '64'}}, "'layer_size' must be an integer"),
+    ({'network_args': {'dropout_amount': 'high'}}, "'dropout_amount' must be a number"),
+    ({'network_args': {'layers': 2}}, "unknown network_args 'layers'"),
+    ({'dataset_args': {'num_trains': 2}}, "unknown dataset_args 'num_trains'"),
+    ({'experiment_group': 3}, "'experiment_group' must be a string"),
+])
+def test_bad_configs_are_named(change, message):
+    with pytest.raises(ConfigError) as e:
+        validate_config({**TINY, **change})
+    assert message in str(e.value), str(e.value)
+
+
+def test_missing_keys_and_dotted_keys():
+    with pytest.raises(ConfigError, match="missing key 'network'"):
+        validate_config({'dataset': 'SyntheticCharactersDataset', 'model': 'CharacterModel'})
+    flat = {'dataset': 'SyntheticCharactersDataset', 'model': 'CharacterModel', 'network': 'mlp', 'network_args.layer_size': 16}
+    assert validate_config(flat)['network_args'] == {'layer_size': 16}
+    assert unflatten({'a.b.c': 1, 'a.d': 2}) == {'a': {'b': {'c': 1}, 'd': 2}}
+
+
+def test_cli_errors_exit_2_without_traceback(tmp_path):
+    r = _cli(['{"dataset": "SyntheticCharactersDataset",}'], tmp_path)
+    assert r.returncode == 2 and 'invalid JSON at line 1, column' in r.stderr and 'Traceback' not in r.stderr
+    r = _cli([json.dumps({**TINY, 'network': 'resnet'})], tmp_path)
+    assert r.returncode == 2 and "unknown network 'resnet'" in r.stderr and 'lenet' in r.stderr
+    r = _cli(['no_such_file.json'], tmp_path)
+    assert r.returncode == 2 and 'path of a JSON file' in r.stderr
+    r = _cli(['--gpu=7', json.dumps(TINY)], tmp_path)   # this machine has no GPU 7 (nor any)
+    assert r.returncode == 2 and '--gpu=7' in r.stderr and 'does not exist' in r.stderr, r.stderr
+
+
+def test_cli_trains_saves_and_logs_offline(tmp_path):
+    r = _cli(['--save', f'--save-dir={tmp_path}/out', f'--results={tmp_path}/res.json', '--gpu=-1', '--wandb', json.dumps(TINY)],
+             tmp_path, WANDB_MODE='offline', WANDB_DIR=str(tmp_path), WANDB_SILENT='true')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count('training on the CPU') == 1          # no GPU here: said once
+    assert 'test accuracy: ' in r.stdout
+    files = sorted(p.name for p in (tmp_path/'out').iterdir())
+    assert any(f.endswith('.weights.h5') for f in files), files
+    metrics = json.loads(next((tmp_path/'out').glob('*.metrics.json')).read_text())
+    config = json.loads(next((tmp_path/'out').glob('*.config.json')).read_text())
+    assert config == validate_config(TINY)
+    res = json.loads((tmp_path/'res.json').read_text())
+    assert res['test_accuracy'] == metrics['test_accuracy'] == res['test_metric']
+    assert f"test accuracy: {res['test_metric']:.4f}" in r.stdout
+    assert len(res['history']['loss']) == 1
+    runs = list((tmp_path/'wandb').glob('offline-run-*'))
+    assert len(runs) == 1 and str(runs[0]) in r.stdout      # says where the offline run went
+
+
+def test_config_from_file(tmp_path):
+    (tmp_path/'c.json').write_text(json.dumps({**TINY, 'train_args': {'batch_size': 64, 'epochs': 1, 'strategy': 'mirrored'}}))
+    r = _cli(['c.json', '--no-wandb'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'test accuracy: ' in r.stdout and 'W&B off (--no-wandb)' in r.stdout

@@ -1,0 +1,95 @@
+"""Experiment groups and sweeps from the command line: prepare/run groups, local grid/random sweeps, papermill reports."""
+import json, os, shlex, subprocess, sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwr.training.sweeps import load_sweep, propose_trials
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {"dataset": "SyntheticCharactersDataset", "model": "CharacterModel", "network": "mlp",
+        "dataset_args": {"num_train": 300, "num_test": 100}, "train_args": {"batch_size": 64, "epochs": 1}}
+
+
+def _env(tmp_path, **kw):
+    return {**os.environ, 'WANDB_MODE': 'disabled', 'TF_CPP_MIN_LOG_LEVEL': '3', 'HWR_GPU_LOCK_DIR': str(tmp_path/'locks'),
+            'HWR_DATA_DIR': str(tmp_path/'data'), **kw}
+
+
+def _run(module, args, tmp_path, timeout=300):
+    return subprocess.run([sys.executable, '-m', module, *args], capture_output=True, text=True, env=_env(tmp_path),
+                          cwd=tmp_path, timeout=timeout)
+
+
+def test_prepare_experiments_prints_one_command_each(tmp_path):
+    r = _run('hwr.training.experiments', [str(ROOT/'nbs/experiments/sample.json'), '--save'], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    sample = json.loads((ROOT/'nbs/experiments/sample.json').read_text())['experiments']
+    assert len(lines) == len(sample)
+    for line, cfg in zip(lines, sample):
+        argv = shlex.split(line)
+        assert argv[1:4] == ['-m', 'hwr.training.run_experiment', '--gpu=-1'] and '--save' in argv
+        got = json.loads(argv[-1])
+        assert got['experiment_group'] == 'sample' and got['network'] == cfg['network']
+
+
+def test_run_experiment_group_concurrently(tmp_path):
+    group = [TINY, {**TINY, 'network': 'lenet', 'network_args': {'layer_size': 16}}]
+    (tmp_path/'g.json').write_text(json.dumps(group))
+    r = _run('hwr.training.experiments', ['g.json', '--run', '-j', '2', '--out', 'out', '--no-wandb'], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((tmp_path/'out'/'summary.json').read_text())
+    assert [s['returncode'] for s in summary] == [0, 0]
+    assert all(0 <= s['test_accuracy'] <= 1 for s in summary)
+    assert 'training on the CPU' in (tmp_path/'out'/'exp_00.log').read_text()   # went through the GPU manager
+
+
+def test_sweep_file_parses_and_bayes_is_refused_offline(tmp_path):
+    sweep = load_sweep(ROOT/'nbs/experiments/sweep_emnist.yaml')
+    assert len(propose_trials(sweep)) == 6
+    bayes = {**yaml.safe_load((ROOT/'nbs/experiments/sweep_emnist.yaml').read_text()), 'method': 'bayes'}
+    (tmp_path/'b.yaml').write_text(yaml.safe_dump(bayes))
+    r = _run('hwr.training.sweeps', ['b.yaml'], tmp_path)
+    assert r.returncode == 2 and '--method random --count N' in r.stderr
+    r = _run('hwr.training.sweeps', ['b.yaml', '--method', 'random'], tmp_path)
+    assert r.returncode == 2 and 'give --count N' in r.stderr
+
+
+def test_local_sweep_leaderboard(tmp_path):
+    sweep = {'name': 'tiny', 'method': 'grid', 'metric': {'name': 'test_accuracy', 'goal': 'maximize'},
+             'parameters': {**{k: {'value': v} for k, v in TINY.items() if k in ('dataset', 'model', 'network')},
+                            'dataset_args': {'parameters': {'num_train': {'value': 300}, 'num_test': {'value': 100}}},
+                            'network_args.layer_size': {'values': [8, 64]}, 'train_args.epochs': {'value': 1}}}
+    (tmp_path/'s.yaml').write_text(yaml.safe_dump(sweep))
+    r = _run('hwr.training.sweeps', ['s.yaml', '--out', 'out', '-j', '2'], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'rank' in r.stdout and 'layer_size' in r.stdout
+    recs = [json.loads(l) for l in (tmp_path/'out'/'results.jsonl').read_text().splitlines()]
+    assert sorted(r['parameters']['network_args.layer_size'] for r in recs) == [8, 64]
+    assert (tmp_path/'out'/'leaderboard.png').stat().st_size > 1000
+
+
+def test_sweep_with_papermill_reports(tmp_path):
+    sweep = {'name': 'nb', 'method': 'random', 'run_cap': 1, 'metric': {'name': 'test_accuracy', 'goal': 'maximize'},
+             'parameters': {**{k: {'value': v} for k, v in TINY.items() if k in ('dataset', 'model', 'network')},
+                            'dataset_args.num_train': {'value': 300}, 'dataset_args.num_test': {'value': 100},
+                            'network_args.dropout_amount': {'min': 0.0, 'max': 0.5}, 'train_args.epochs': {'value': 1}}}
+    (tmp_path/'s.yaml').write_text(yaml.safe_dump(sweep))
+    r = _run('hwr.training.sweeps', ['s.yaml', '--out', 'out', '--runner', 'papermill'], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    nb = json.loads((tmp_path/'out'/'trial_000.ipynb').read_text())
+    assert any('injected-parameters' in c['metadata'].get('tags', []) for c in nb['cells'])
+    assert any(o.get('output_type') == 'display_data' for c in nb['cells'] for o in c.get('outputs', []))  # the plots
+
+
+def test_papermill_template_from_the_command_line(tmp_path):
+    r = subprocess.run([sys.executable, '-m', 'papermill', '--no-progress-bar', str(ROOT/'nbs/experiments/train.ipynb'),
+                        str(tmp_path/'x.ipynb'), '-p', 'network', 'lenet', '-y',
+                        json.dumps({'dataset_args': {'num_train': 300, 'num_test': 100}, 'train_args': {'epochs': 1},
+                                    'results_path': str(tmp_path/'x.json')})],
+                       capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path/'x.json').read_text())
+    assert res['config']['network'] == 'lenet' and 0 <= res['test_accuracy'] <= 1
