@@ -1,0 +1,129 @@
+"""The drawing pad in a real JupyterLab in a real browser.
+
+Starts JupyterLab on 127.0.0.1 in a temporary folder holding a small widgets notebook, opens it
+in Debian's chromium driven by Playwright, runs all cells, draws an "L" on the canvas with mouse
+events, and checks the prediction the page shows. Saves a screenshot.
+
+It needs /usr/bin/chromium (`apt-get install chromium`) and Playwright's Python package
+(`pip install playwright`; never `playwright install`: we use the system chromium). It takes a
+minute or two, so it runs only when asked:
+
+    HWR_BROWSER_TESTS=1 pytest tests/test_browser.py
+
+Set HWR_BROWSER_SCREENSHOT=/some/file.png to keep a copy of the screenshot.
+"""
+from __future__ import annotations
+import json, os, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+if os.environ.get('HWR_BROWSER_TESTS') != '1':
+    pytest.skip('browser test: run it with HWR_BROWSER_TESTS=1 pytest tests/test_browser.py', allow_module_level=True)
+if not Path(CHROMIUM).exists():
+    pytest.skip(f'browser test: {CHROMIUM} is missing (apt-get install chromium)', allow_module_level=True)
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    pytest.skip('browser test: the playwright package is missing (pip install playwright; no browser download needed)',
+                allow_module_level=True)
+
+CELLS = [
+    "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nfrom hwr.widgets import DrawingPad",
+    "pad = DrawingPad('char')\npad",
+]
+
+
+def _notebook(path: Path):
+    "A small widgets notebook with kernelspec metadata (so JupyterLab does not ask for a kernel)."
+    nb = {'nbformat': 4, 'nbformat_minor': 5,
+          'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
+                       'language_info': {'name': 'python'}},
+          'cells': [{'cell_type': 'code', 'id': f'c{i}', 'metadata': {}, 'execution_count': None, 'outputs': [],
+                     'source': src} for i, src in enumerate(CELLS)]}
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    "JupyterLab serving tmp_path/work on a free port; yields its base URL."
+    work = tmp_path/'work'; work.mkdir()
+    _notebook(work/'draw.ipynb')
+    news = tmp_path/'settings'/'@jupyterlab'/'apputils-extension'/'notification.jupyterlab-settings'
+    news.parent.mkdir(parents=True); news.write_text('{"fetchNews": "false"}')   # no news pop-up over the page
+    port = _free_port()
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path/'config'), 'JUPYTER_RUNTIME_DIR': str(tmp_path/'runtime'),
+           'JUPYTERLAB_SETTINGS_DIR': str(tmp_path/'settings'), 'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path/'workspaces'),
+           'WANDB_MODE': 'disabled', 'TF_CPP_MIN_LOG_LEVEL': '3', 'PYTHONUNBUFFERED': '1'}
+    log = open(tmp_path/'jupyterlab.log', 'w')
+    proc = subprocess.Popen([sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+                             '--IdentityProvider.token=', '--ServerApp.password=', '--allow-root',
+                             f'--ServerApp.root_dir={work}', '--LabApp.expose_app_in_browser=True'],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None: pytest.fail(f'JupyterLab exited: {(tmp_path/"jupyterlab.log").read_text()[-3000:]}')
+            try:
+                urllib.request.urlopen(f'{url}/api/status', timeout=2); break
+            except OSError:
+                if time.time() > deadline: pytest.fail('JupyterLab did not start within 120 s')
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+        log.close()
+
+
+def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
+    t0 = time.time()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={'width': 1200, 'height': 900})
+        errors = []
+        page.on('pageerror', lambda e: errors.append(str(e)))
+        try:
+            page.goto(f'{jupyterlab}/lab/tree/draw.ipynb', wait_until='domcontentloaded')
+            page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget'
+                                   ' && window.jupyterapp.shell.currentWidget.sessionContext', timeout=120_000)
+            page.wait_for_function('() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;'
+                                   ' return k && k.status === "idle"; }', timeout=120_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            canvas = page.locator('canvas.hwr-canvas, .hwr-canvas canvas').first
+            canvas.wait_for(state='visible', timeout=180_000)
+            result = page.locator('.hwr-prediction')
+            result.wait_for(state='visible', timeout=60_000)
+            assert 'draw a character' in result.inner_text()
+            box = canvas.bounding_box()
+            at = lambda x, y: (box['x'] + x * box['width'] / 280, box['y'] + y * box['height'] / 280)
+            # an "L": down the left side, then along the bottom, in one stroke
+            page.mouse.move(*at(90, 40)); page.mouse.down()
+            for y in range(40, 236, 8): page.mouse.move(*at(90, y))
+            for x in range(90, 206, 8): page.mouse.move(*at(x, 235))
+            page.mouse.up()
+            text = page.locator('.hwr-prediction .hwr-text')
+            text.wait_for(state='visible', timeout=60_000)
+            shown, conf = text.inner_text().strip(), float(page.locator('.hwr-prediction .hwr-conf').inner_text())
+            assert shown == 'L', f'the page shows {shown!r} for an L'
+            assert 0 < conf <= 1
+            # the preview of what the network saw is shown too
+            assert page.locator('.hwr-prediction + img, .widget-image').count() >= 1
+            assert not [e for e in errors if 'ipycanvas' in e.lower()], errors
+        finally:
+            shot = tmp_path/'drawing_pad.png'                # also on failure: what did the page show?
+            page.screenshot(path=str(shot), full_page=True)
+            print(f'screenshot: {shot}')
+            if os.environ.get('HWR_BROWSER_SCREENSHOT'): shutil.copy(shot, os.environ['HWR_BROWSER_SCREENSHOT'])
+            browser.close()
+    print(f'browser test took {time.time() - t0:.0f} s')

@@ -1,0 +1,86 @@
+"""hwr-predict as a user runs it (a subprocess on image files), and the shipped weights."""
+from __future__ import annotations
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from hwr.predict import SHIPPED, WEIGHTS_DIR, weights_info
+
+ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'WANDB_MODE': 'disabled'}
+
+
+def _cli() -> list[str]:
+    "The installed console script if there is one, else the module."
+    script = Path(sys.executable).with_name('hwr-predict')
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'hwr.predict']
+
+
+def run(*args, timeout=300):
+    return subprocess.run(_cli() + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def written(text: str, size, font_size: int, at=(40, 25), ink=35, paper=228) -> Image.Image:
+    "Dark handwriting-font text on light paper, a font the models never trained on (kalam)."
+    from hwr.data.render import load_font
+    im = Image.new('L', size, paper)
+    ImageDraw.Draw(im).text(at, text, font=load_font('kalam', font_size), fill=ink)
+    return im
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp('imgs')
+    written('A', (170, 200), 100).save(d/'A.png')
+    written('7', (170, 200), 100).convert('RGB').save(d/'seven.jpg', quality=95)
+    written('hello world', (900, 150), 60).save(d/'hello.png')
+    Image.new('L', (120, 120), 235).save(d/'blank.png')
+    (d/'notes.png').write_text('this is not an image')
+    return d
+
+
+@pytest.mark.parametrize('kind', ['char', 'line'])
+def test_shipped_weights_small_and_documented(kind):
+    path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5'
+    assert path.exists(), f'missing shipped weights {path}'
+    assert path.stat().st_size < 5 * 2**20, f'{path.name} is {path.stat().st_size / 2**20:.1f} MiB; keep shipped weights under 5 MiB'
+    info = weights_info(kind)
+    assert info['kind'] == kind and info['metrics'] and 'train_shipped_weights' in info['retrain']
+    assert set(info['experiment_config']) == {'dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args'}
+
+
+def test_cli_characters_and_lines(images):
+    r = run(images/'A.png', images/'seven.jpg', images/'hello.png')
+    assert r.returncode == 0, r.stderr
+    rows = [line.split('\t') for line in r.stdout.strip().splitlines()]
+    assert [row[0] for row in rows] == [str(images/f) for f in ('A.png', 'seven.jpg', 'hello.png')]
+    assert [row[3] for row in rows] == ['char', 'char', 'line']          # --model auto: the wide image is a line
+    assert rows[0][1] == 'A' and rows[1][1] == '7', rows
+    import editdistance
+    assert editdistance.eval(rows[2][1], 'hello world') <= 4, rows[2]
+    assert all(0 < float(row[2]) <= 1 for row in rows)
+
+
+def test_cli_json_beam_and_forced_model(images):
+    r = run(images/'hello.png', '--model', 'line', '--beam', '5', '--json')
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)
+    assert res['model'] == 'line' and res['path'] == str(images/'hello.png') and 0 < res['confidence'] <= 1
+    assert isinstance(res['text'], str) and res['text']
+
+
+def test_cli_errors(images):
+    r = run(images/'A.png', images/'notes.png', images/'blank.png', images/'missing.png', '--json')
+    assert r.returncode == 1
+    res = json.loads(r.stdout)
+    assert res[0]['text'] == 'A'
+    assert 'not an image file' in res[1]['error']
+    assert 'blank' in res[2]['error']
+    assert 'no such image file' in res[3]['error']
+    assert 'notes.png: error:' in r.stderr and 'blank.png: error:' in r.stderr
+    bad = run(images/'A.png', '--beam', '0')
+    assert bad.returncode == 2 and '--beam' in bad.stderr
+    bad = run(images/'A.png', '--weights', 'x.weights.h5')
+    assert bad.returncode == 2 and '--model char or --model line' in bad.stderr
