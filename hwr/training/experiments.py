@@ -4,7 +4,7 @@
 
 # %% ../../nbs/32_training.experiments.ipynb #b99293c2
 from __future__ import annotations
-import argparse, json, os, re, shlex, subprocess, sys, tempfile, threading, time
+import argparse, json, os, re, shlex, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,5 +139,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r['returncode'] == 0 for r in results) else 1
 
 # %% ../../nbs/32_training.experiments.ipynb #e66a48f6
-if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
+if __name__ == '__main__' and '__file__' in globals():  # run as a script, not in a notebook
     sys.exit(main())

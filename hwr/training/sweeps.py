@@ -4,10 +4,9 @@
 
 # %% ../../nbs/33_training.sweeps.ipynb #bc280802
 from __future__ import annotations
-import argparse, itertools, json, math, os, re, shlex, subprocess, sys, threading, time
+import argparse, itertools, json, math, os, re, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -363,5 +362,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r.get(metric) is not None for r in records) else 1
 
 # %% ../../nbs/33_training.sweeps.ipynb #bd9bf3c9
-if __name__ == '__main__' and 'ipykernel' not in sys.modules:
+if __name__ == '__main__' and '__file__' in globals():  # run as a script, not in a notebook
     sys.exit(main())
