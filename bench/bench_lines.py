@@ -2,7 +2,7 @@
 
     python bench/bench_lines.py [--dataset SyntheticLinesDataset] [--dataset-args JSON]
                                 [--network crnn] [--network-args JSON] [--budget 1200]
-                                [--batch-size 32] [--beam-width 10] [--infer-lines 256]
+                                [--batch-size 32] [--learning-rate LR] [--beam-width 10] [--infer-lines 256]
                                 [--emnist-lines-budget 0] [--save] [--json PATH]
 
 1. Trains `LineModelCtc` with `--network` on `--dataset` (default `SyntheticLinesDataset`:
@@ -38,6 +38,7 @@ def bench(dataset: str, dataset_args: dict, network: str, network_args: dict, bu
     data = get_dataset(dataset, dataset_args).load_or_generate_data()
     print(f"\n== {dataset} {dataset_args or ''}: train {data.x_train.shape}, test {data.x_test.shape} "
           f"({time.perf_counter() - t0:.0f} s to generate or load)", flush=True)
+    if a.learning_rate: LineModelCtc.learning_rate = a.learning_rate
     model = LineModelCtc(None, network, dataset=data, network_args=network_args)
     print(model, flush=True)
     counter = BatchCounter()
@@ -89,6 +90,7 @@ def main():
     ap.add_argument('--network-args', type=json.loads, default={})
     ap.add_argument('--budget', type=float, default=1200, help='seconds of training (default 1200 = 20 minutes)')
     ap.add_argument('--batch-size', type=int, default=32)
+    ap.add_argument('--learning-rate', type=float, default=None, help='Adam learning rate (default: LineModelCtc.learning_rate)')
     ap.add_argument('--beam-width', type=int, default=10)
     ap.add_argument('--infer-lines', type=int, default=256, help='test lines timed for inference')
     ap.add_argument('--emnist-lines-budget', type=float, default=0, help='also train on EmnistLinesDataset for this many seconds')
