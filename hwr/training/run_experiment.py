@@ -342,7 +342,8 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
         from wandb.integration.keras import WandbMetricsLogger
         cbs.append(WandbMetricsLogger(log_freq='epoch'))
     fit_params = inspect.signature(model.fit).parameters
-    fit_args = {k: train[k] for k in _FIT_ARGS if k in fit_params}
+    takes_kw = any(p.kind == p.VAR_KEYWORD for p in fit_params.values())  # e.g. LineModelCtc.fit(**kw)
+    fit_args = {k: train[k] for k in _FIT_ARGS if k in train and (k in fit_params or takes_kw)}
     if 'verbose' in fit_params:  # progress bars on a terminal, one line per epoch in logs and notebooks
         fit_args['verbose'] = 'auto' if interactive else 2
     history = model.fit(dataset, callbacks=cbs, **fit_args)
