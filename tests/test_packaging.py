@@ -20,7 +20,13 @@ def test_wheel_ships_metadata_and_modules(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert 'hwr/metadata/emnist/metadata.toml' in names and 'hwr/metadata/iam/metadata.toml' in names
     assert 'hwr/data/base.py' in names and 'hwr/util.py' in names
-    assert not [n for n in names if n.endswith(('.zip', '.h5', '.mat'))], 'no data files in the wheel'
+    assert not [n for n in names if n.endswith(('.zip', '.mat', '.gz', '.tgz'))], 'no datasets or archives in the wheel'
+    h5 = [n for n in names if n.endswith('.h5')]
+    assert h5 and all(n.startswith('hwr/weights/') and n.endswith('.weights.h5') for n in h5), \
+        f'the only .h5 files in the wheel are the shipped predictor weights, got {h5}'
+    weights = zipfile.ZipFile(wheel)
+    assert sum(weights.getinfo(n).file_size for n in h5) < 20e6, 'shipped weights stay small'
+    for n in h5: assert n.replace('.weights.h5', '.json') in names, f'{n} ships with its config'
     eps = next(n for n in names if n.endswith('entry_points.txt'))
     assert 'hwr-run-experiment' in zipfile.ZipFile(wheel).read(eps).decode()
 
