@@ -12,7 +12,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['sha256sum', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'read_image', 'show_images', 'in_test']
+__all__ = ['sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'read_image', 'show_images',
+           'in_test']
 
 # %% ../nbs/00_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -23,6 +24,16 @@ def sha256sum(path: str | Path, # file to hash
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(chunk_size), b''): h.update(block)
     return h.hexdigest()
+
+# %% ../nbs/00_util.ipynb #beccaef7
+def move_into_place(tmp: str | Path, # a finished temporary file (e.g. from `tempfile.mkstemp`, which makes it private: mode 0600)
+                    dest: str | Path, # where it belongs
+                   ) -> Path:
+    "Give `tmp` the permissions of a newly created file (0666 less the umask) and rename it to `dest` atomically."
+    mask = os.umask(0); os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, dest)
+    return Path(dest)
 
 # %% ../nbs/00_util.ipynb #0ca878d5
 class DownloadError(RuntimeError):
@@ -57,7 +68,7 @@ def _fetch_once(url: str, dest: Path, sha256: str | None, chunk_size: int, timeo
         actual = h.hexdigest()
         if sha256 and actual != sha256.lower():
             raise DownloadError(f"sha256 mismatch: expected {sha256.lower()}, got {actual} ({received} bytes)")
-        os.replace(tmp_path, dest)
+        move_into_place(tmp_path, dest)
     finally:
         if tmp_path.exists(): tmp_path.unlink()
 

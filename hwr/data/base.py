@@ -10,6 +10,8 @@ from typing import Any
 
 import h5py, numpy as np, toml
 
+from ..util import move_into_place
+
 # %% auto #0
 __all__ = ['EMNIST_CHARS', 'EXTRA_CHARS', 'BLANK', 'MAPPING', 'BLANK_INDEX', 'CHAR_TO_INDEX', 'KNOWN_DATASETS', 'data_dir',
            'raw_dir', 'processed_dir', 'load_metadata', 'encode', 'decode', 'save_h5', 'load_h5', 'subsample',
@@ -98,7 +100,7 @@ def save_h5(path: str | Path, # target .h5 file
                     f.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype('utf-8'))
                 else: f.create_dataset(k, data=np.asarray(v), compression='lzf')
             for k, v in (attrs or {}).items(): f.attrs[k] = v
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
     return path

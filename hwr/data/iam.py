@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape as _xml_escape, unescape as _xml_unescape
 import numpy as np
 
 from .base import Dataset, load_metadata, raw_dir
-from ..util import DownloadError, download_url
+from ..util import DownloadError, download_url, move_into_place
 
 # %% auto #0
 __all__ = ['FAKE_TEXT', 'SPLITS', 'TASK_FILES', 'IamFormatError', 'decode_iam_text', 'IamLine', 'IamForm', 'parse_form_xml',
@@ -237,7 +237,7 @@ def make_fake_iamdb(dest: str | Path, # the .zip to write (a folder if `as_folde
                 info = zipfile.ZipInfo(prefix + name, date_time=(2002, 1, 14, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED if name.endswith('.xml') else zipfile.ZIP_STORED
                 z.writestr(info, data)
-        os.replace(tmp, dest)
+        move_into_place(tmp, dest)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
     return dest

@@ -185,7 +185,7 @@ def _fit(self: Model,
          batch_size: int = 32,
          epochs: int = 10,
          callbacks: list | None = None, # more Keras callbacks
-         validation_fraction: float = 0.1, # share of the training data held out for validation (0: none)
+         validation_fraction: float = 0.1, # share of the training data held out for validation (0: none); a dataset with its own validation split (IAM's) is validated on that instead
          early_stopping: int | bool = False, # patience in epochs (True: 3); restores the best weights
          time_limit: float | None = None, # stop after this many seconds of training
          time_clock: str = 'wall', # 'wall', or 'cpu': this process's CPU seconds / CPUs (fair on a shared machine)
@@ -207,14 +207,17 @@ def _fit(self: Model,
     if n - n_val < 1: raise ValueError(f"only {n} training samples: nothing left after holding out {n_val} for validation")
     import tensorflow as tf
     x, y = tf.constant(data.x_train), tf.constant(data.y_train)
+    own_val = validation_fraction > 0 and getattr(data, 'x_val', None) is not None and len(data.x_val) > 0
+    if own_val: perm, n_val = np.arange(n), 0  # the dataset's own validation split replaces a held-out share
     train_ds = batched_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]))
-    val_ds = batched_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None
+    val_ds = (batched_dataset(tf.constant(data.x_val), tf.constant(data.y_val), batch_size) if own_val else
+              batched_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
     if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock))
     if time_limit: own.append(TimeLimit(time_limit, time_clock))
     if early_stopping:
         patience = 3 if early_stopping is True else int(early_stopping)
-        own.append(keras.callbacks.EarlyStopping(monitor='val_loss' if n_val else 'loss', patience=patience,
+        own.append(keras.callbacks.EarlyStopping(monitor='val_loss' if n_val or own_val else 'loss', patience=patience,
                                                  restore_best_weights=True))
     callbacks = own + list(callbacks or [])
     run = _wandb_run()
