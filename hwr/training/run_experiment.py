@@ -12,9 +12,9 @@ from ..data.base import get_dataset_class
 from .gpu_manager import select_gpu
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'ConfigError', 'parse_config', 'unflatten',
-           'validate_config', 'task_info', 'make_strategy', 'wandb_mode', 'start_wandb', 'sample_predictions',
-           'log_predictions', 'ExperimentResult', 'save_experiment', 'run_experiment', 'main']
+__all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'ConfigError', 'parse_config',
+           'unflatten', 'validate_config', 'task_info', 'make_strategy', 'wandb_mode', 'start_wandb',
+           'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment', 'run_experiment', 'main']
 
 # %% ../../nbs/31_training.run_experiment.ipynb #2c4fc90d
 class ConfigError(ValueError):
@@ -49,7 +49,7 @@ def unflatten(config: dict, # may hold dotted keys such as "network_args.layer_s
 
 # %% ../../nbs/31_training.run_experiment.ipynb #24f14873
 CONFIG_KEYS = {'dataset': str, 'dataset_args': dict, 'model': str, 'network': str,
-               'network_args': dict, 'train_args': dict, 'experiment_group': str}
+               'network_args': dict, 'train_args': dict, 'experiment_group': str, 'pretrain': dict}
 REQUIRED_KEYS = ('dataset', 'model', 'network')
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
 TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by all replicas)
@@ -88,6 +88,7 @@ def _check_args(fn, args: dict, what: str, skip=()) -> list[str]:
         ok = (isinstance(v, bool) if isinstance(d, bool) else
               isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(d, float) else
               isinstance(v, int) and not isinstance(v, bool) if isinstance(d, int) else
+              isinstance(v, (list, tuple)) if isinstance(d, (list, tuple)) else  # JSON has arrays, not tuples
               isinstance(v, type(d)))
         if not ok: problems.append(f"{what} {k!r} must be {_a(d)} (like its default {d!r}), got {_type_name(v)} {v!r}")
     return problems
@@ -97,12 +98,11 @@ def _registry_problem(lookup, name) -> tuple[Any, str | None]:
     except (ValueError, KeyError) as e: return None, str(e).strip('"')
     except ImportError as e: return None, f"{name!r} is known but its module cannot be imported: {e}" 
 
-def validate_config(config: dict, # a parsed config (dotted keys allowed)
-                    check_names: bool = True, # also look up dataset/model/network names and their args
-                   ) -> dict: # a complete copy with defaults filled in
-    "Check `config` and return it complete; raise `ConfigError` listing every problem."
-    if not isinstance(config, dict): raise ConfigError(f"the config must be a dict/JSON object, got {type(config).__name__}")
-    config, problems = unflatten(config), []
+PRETRAIN_KEYS = ('dataset', 'dataset_args', 'train_args')  # what a `pretrain` block sets; model and network are the experiment's
+
+def _problems(config: dict, check_names: bool) -> list[str]:
+    "Every problem with the (unflattened) `config`, as readable lines."
+    problems = []
     for k in config:
         if k not in CONFIG_KEYS: problems.append(f"unknown key {k!r}{_did_you_mean(k, CONFIG_KEYS)}; valid keys: {', '.join(CONFIG_KEYS)}")
     for k in REQUIRED_KEYS:
@@ -141,12 +141,44 @@ def validate_config(config: dict, # a parsed config (dotted keys allowed)
             if not any(q.kind == q.VAR_KEYWORD for q in fit_params.values()):
                 problems += [f"train_args {k!r} is not supported by {config['model']}.fit" for k in train
                              if k in _FIT_ARGS and k not in fit_params]
+    return problems
+
+def _pretrain_config(config: dict) -> tuple[dict | None, list[str]]:
+    "The experiment `config` turned into the config of its `pretrain` stage, or the problems with its `pretrain` block."
+    pre = config.get('pretrain')
+    if not isinstance(pre, dict): return None, []  # absent, or its type is reported already
+    problems = [f"unknown pretrain key {k!r}{_did_you_mean(k, PRETRAIN_KEYS)}; valid: {', '.join(PRETRAIN_KEYS)} "
+                "(pretraining uses the experiment's model and network)" for k in pre if k not in PRETRAIN_KEYS]
+    if 'dataset' not in pre: problems.append("missing key 'pretrain.dataset': name the dataset to pretrain on")
+    pre_train = pre.get('train_args') if isinstance(pre.get('train_args'), dict) else {}
+    main_train = config.get('train_args') if isinstance(config.get('train_args'), dict) else {}
+    if 'strategy' in pre_train and pre_train['strategy'] != main_train.get('strategy'):
+        problems.append("pretrain train_args cannot set 'strategy': both stages train on the experiment's devices")
+    if problems: return None, problems
+    # the experiment's own train_args (batch size, seed, ...) hold unless the pretrain block overrides them
+    return {'dataset': pre['dataset'], 'dataset_args': pre.get('dataset_args') or {}, 'model': config.get('model'),
+            'network': config.get('network'), 'network_args': config.get('network_args') or {},
+            'train_args': {**main_train, **pre_train}}, []
+
+def validate_config(config: dict, # a parsed config (dotted keys allowed)
+                    check_names: bool = True, # also look up dataset/model/network names and their args
+                   ) -> dict: # a complete copy with defaults filled in
+    "Check `config` and return it complete; raise `ConfigError` listing every problem."
+    if not isinstance(config, dict): raise ConfigError(f"the config must be a dict/JSON object, got {type(config).__name__}")
+    config = unflatten(config)
+    problems = _problems(config, check_names)
+    pre, pre_problems = _pretrain_config(config)
+    if pre is not None and not problems: pre_problems = _problems(pre, check_names)
+    problems += [f"pretrain: {p}" for p in pre_problems]
     if problems:
         n = len(problems)
         raise ConfigError(f"{n} problem{'s' * (n > 1)} in the experiment config:\n" + '\n'.join(f"  - {p}" for p in problems))
-    return {'dataset': config['dataset'], 'dataset_args': dict(config.get('dataset_args') or {}),
-            'model': config['model'], 'network': config['network'], 'network_args': dict(config.get('network_args') or {}),
-            'train_args': {**TRAIN_ARGS, **train}, 'experiment_group': config.get('experiment_group')}
+    complete = lambda c: {'dataset': c['dataset'], 'dataset_args': dict(c.get('dataset_args') or {}),
+                          'model': c['model'], 'network': c['network'], 'network_args': dict(c.get('network_args') or {}),
+                          'train_args': {**TRAIN_ARGS, **(c.get('train_args') or {})}}
+    out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None}
+    if pre is not None: out['pretrain'] = {k: complete(pre)[k] for k in PRETRAIN_KEYS}
+    return out
 
 # %% ../../nbs/31_training.run_experiment.ipynb #d1b1eb08
 def task_info() -> dict:
@@ -265,16 +297,18 @@ def log_predictions(run, model, dataset, n: int = 16):
 class ExperimentResult:
     "What a run produced: the complete config, the trained model and dataset, history, test metric, saved files."
     def __init__(self, config, model, dataset, history, metric_name, test_metric, seconds, gpu=None, replicas=1,
-                 saved=None, wandb_dir=None):
+                 saved=None, wandb_dir=None, pretrain=None):
         self.config, self.model, self.dataset, self.history = config, model, dataset, history
         self.metric_name, self.test_metric, self.seconds, self.gpu, self.replicas = metric_name, test_metric, seconds, gpu, replicas
         self.saved, self.wandb_dir = saved or {}, wandb_dir
+        self.pretrain = pretrain  # the pretraining stage's results (see `run_experiment`), or None
 
     def summary(self) -> dict:
         "JSON-able results: config, `metric_name`, `test_metric`, `test_<metric>`, per-epoch history, seconds."
         return {'config': self.config, 'metric_name': self.metric_name, 'test_metric': self.test_metric,
                 f'test_{self.metric_name}': self.test_metric, 'history': self.history,
-                'seconds': round(self.seconds, 2), 'gpu': self.gpu, 'replicas': self.replicas, 'saved': self.saved, 'wandb_dir': self.wandb_dir}
+                'seconds': round(self.seconds, 2), 'gpu': self.gpu, 'replicas': self.replicas, 'saved': self.saved, 'wandb_dir': self.wandb_dir,
+                'pretrain': self.pretrain}
 
     def __repr__(self): return f"ExperimentResult(test {self.metric_name} = {self.test_metric:.4f}, {self.seconds:.1f} s)"
 
@@ -304,6 +338,25 @@ def save_experiment(result: ExperimentResult, # a finished run
     _write_json(paths['config'], result.config)
     return result.saved
 
+def _fit_args(model, train: dict, interactive: bool) -> dict:
+    "The `train_args` that `model.fit` takes, plus a `verbose` that suits the output (bars on a terminal, a line per epoch in logs)."
+    params = inspect.signature(model.fit).parameters
+    takes_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())  # e.g. LineModelCtc.fit(**kw)
+    args = {k: train[k] for k in _FIT_ARGS if k in train and (k in params or takes_kw)}
+    if 'verbose' in params or takes_kw: args['verbose'] = 'auto' if interactive else 2
+    return args
+
+def _history(h) -> dict: return {k: [float(v) for v in vs] for k, vs in getattr(h, 'history', {}).items()}
+
+def _check_same_weights(pre_model, model, pre_name: str, name: str):
+    "Raise `ConfigError` unless the pretraining network's weights fit the experiment's network one for one."
+    a, b = [tuple(w.shape) for w in pre_model.network.weights], [tuple(w.shape) for w in model.network.weights]
+    if a != b:
+        diff = next(((x, y) for x, y in zip(a, b) if x != y), (len(a), len(b)))
+        raise ConfigError(f"pretraining on {pre_name} gives {model.network.name} weights that do not fit the network for {name} "
+                          f"(first difference: {diff[0]} vs {diff[1]}). Pretrain on data with the same image height and classes, "
+                          "and for lines use a network that takes any width (crnn, line_lstm_ctc).")
+
 def run_experiment(config: dict | str, # a config dict, or its JSON text
                    save: bool = False, # write weights, metrics JSON and config (see `save_experiment`)
                    gpu: int | None = None, # None: TensorFlow's default; -1: a free GPU (GPU manager); N: GPU N
@@ -328,12 +381,19 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
     from hwr.data.base import get_dataset
     from hwr.models.base import get_model_class
     from hwr.networks.base import get_network
-    dataset = get_dataset(config['dataset'], config['dataset_args']).load_or_generate_data()
-    model = get_model_class(config['model'])(type(dataset), get_network(config['network']), config['dataset_args'],
-                                             config['network_args'], strategy=strategy, dataset=dataset)
-    if train['strategy'] == 'multi_worker' and not _local_gpus():
-        # XLA cannot compile cross-worker collectives for CPU devices: run those steps without XLA
-        model.network.jit_compile = False
+    def build(cfg):
+        data = get_dataset(cfg['dataset'], cfg['dataset_args']).load_or_generate_data()
+        m = get_model_class(config['model'])(type(data), get_network(config['network']), cfg['dataset_args'],
+                                             config['network_args'], strategy=strategy, dataset=data)
+        if train['strategy'] == 'multi_worker' and not _local_gpus():
+            # XLA cannot compile cross-worker collectives for CPU devices: run those steps without XLA
+            m.network.jit_compile = False
+        return m, data
+    model, dataset = build(config)
+    pre = config['pretrain']
+    if pre is not None:  # both networks are built before anything trains, so a mismatch fails fast
+        pre_model, pre_dataset = build(pre)
+        _check_same_weights(pre_model, model, pre['dataset'], config['dataset'])
     mode, why = wandb_mode(use_wandb) if task['is_chief'] else (None, 'W&B: only the chief logs')
     if verbose: print(why, flush=True)
     run = start_wandb(config, mode) if mode else None
@@ -341,20 +401,31 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
     if run is not None:
         from wandb.integration.keras import WandbMetricsLogger
         cbs.append(WandbMetricsLogger(log_freq='epoch'))
-    fit_params = inspect.signature(model.fit).parameters
-    takes_kw = any(p.kind == p.VAR_KEYWORD for p in fit_params.values())  # e.g. LineModelCtc.fit(**kw)
-    fit_args = {k: train[k] for k in _FIT_ARGS if k in train and (k in fit_params or takes_kw)}
-    if 'verbose' in fit_params:  # progress bars on a terminal, one line per epoch in logs and notebooks
-        fit_args['verbose'] = 'auto' if interactive else 2
-    history = model.fit(dataset, callbacks=cbs, **fit_args)
-    history = {k: [float(v) for v in vs] for k, vs in getattr(history, 'history', {}).items()}
-    score = float(model.evaluate(dataset.x_test, dataset.y_test))
     name = _metric_name(model)
+    pretrained = None
+    if pre is not None:
+        t_pre = time.time()
+        if verbose: print(f"pretraining on {pre['dataset']}", flush=True)
+        h = pre_model.fit(pre_dataset, callbacks=list(callbacks or []), **_fit_args(pre_model, pre['train_args'], interactive))
+        model.network.set_weights(pre_model.network.get_weights())
+        pretrained = {'dataset': pre['dataset'], 'history': _history(h),
+                      f'test_{name}': float(pre_model.evaluate(pre_dataset.x_test, pre_dataset.y_test)),
+                      # the pretrained network on the experiment's test split, before it sees any of its training data
+                      f'test_{name}_before_training': float(model.evaluate(dataset.x_test, dataset.y_test)),
+                      'seconds': round(time.time() - t_pre, 2)}
+        del pre_model, pre_dataset
+        if verbose: print(f"pretrained: test {name} {pretrained[f'test_{name}']:.4f} on {pre['dataset']}, "
+                          f"{pretrained[f'test_{name}_before_training']:.4f} on {config['dataset']} before training on it", flush=True)
+    history = _history(model.fit(dataset, callbacks=cbs, **_fit_args(model, train, interactive)))
+    score = float(model.evaluate(dataset.x_test, dataset.y_test))
     result = ExperimentResult(config, model, dataset, history, name, score, time.time() - t0, gpu_index,
-                              strategy.num_replicas_in_sync if strategy is not None else 1)
+                              strategy.num_replicas_in_sync if strategy is not None else 1, pretrain=pretrained)
     if verbose: print(f"test {name}: {score:.4f}", flush=True)
     if run is not None:
         run.summary[f'test_{name}'] = score
+        if pretrained is not None:
+            for k, v in pretrained.items():
+                if k != 'history': run.summary[f'pretrain/{k}'] = v
         log_predictions(run, model, dataset)
         result.wandb_dir = str(Path(run.dir).parent)
         run.finish()
