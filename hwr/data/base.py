@@ -126,25 +126,31 @@ def subsample(arrays: dict[str, Any], # same-length arrays (or lists) to subsamp
     return {k: ([v[i] for i in keep] if isinstance(v, list) else v[keep]) for k, v in arrays.items()}
 
 # %% ../../nbs/01_data.base.ipynb #b4f3a8b6
-def _scale_batch(x, y):
-    import tensorflow as tf
-    return tf.cast(x, tf.float32) / 255.0, y
-
-def make_tf_dataset(x: np.ndarray, # images, uint8
-                    y: np.ndarray | None = None, # labels (None: images only)
+def make_tf_dataset(x, # images (N, ...): uint8 (scaled to [0, 1]) or float already in [0, 1]; numpy or tf.Tensor
+                    y=None, # labels (N, ...), or None for images only
                     batch_size: int = 32,
                     shuffle: bool = False, # reshuffle every epoch
                     seed: int = 0,
-                    cache: bool = True, # cache uint8 tensors in memory
-                    drop_remainder: bool = False):
-    "A batched, prefetched `tf.data.Dataset` of (float images in [0, 1], labels)."
+                    indices: np.ndarray | None = None, # use only these rows (e.g. a validation split)
+                    drop_remainder: bool = False, # drop a last, smaller batch
+                   ):
+    "A prefetched `tf.data.Dataset` of (float32 image batches, labels), gathered from in-memory arrays by (shuffled) index."
     import tensorflow as tf
-    ds = tf.data.Dataset.from_tensor_slices((x, y) if y is not None else (x,))
-    if cache: ds = ds.cache()
-    if shuffle: ds = ds.shuffle(min(len(x), 100_000), seed=seed, reshuffle_each_iteration=True)
+    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    x_t = x if isinstance(x, tf.Tensor) else tf.constant(np.asarray(x))
+    y_t = None if y is None else (y if isinstance(y, tf.Tensor) else tf.constant(np.asarray(y)))
+    if y_t is not None and y_t.shape[0] != x_t.shape[0]:
+        raise ValueError(f"x has {x_t.shape[0]} rows but y has {y_t.shape[0]}")
+    idx = np.arange(x_t.shape[0]) if indices is None else np.asarray(indices)
+    ds = tf.data.Dataset.from_tensor_slices(idx.astype(np.int64))
+    if shuffle: ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(_scale_batch if y is not None else (lambda x: tf.cast(x, tf.float32) / 255.0), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    scale = x_t.dtype == tf.uint8
+    def gather(i):
+        xb = tf.cast(tf.gather(x_t, i), tf.float32)
+        if scale: xb = xb / 255.0
+        return xb if y_t is None else (xb, tf.gather(y_t, i))
+    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 # %% ../../nbs/01_data.base.ipynb #18084964
 _REGISTRY: dict[str, type] = {}

@@ -10,12 +10,11 @@ from typing import Any, Callable
 
 import keras, numpy as np
 
-from ..data.base import Dataset, check_kwargs, get_dataset_class
+from ..data.base import Dataset, check_kwargs, get_dataset_class, make_tf_dataset
 from ..networks.base import build_network, get_network
 
 # %% auto #0
-__all__ = ['KNOWN_MODELS', 'artifacts_dir', 'batched_dataset', 'get_model_class', 'Model', 'elapsed_clock', 'TimeLimit',
-           'AnnealLR']
+__all__ = ['KNOWN_MODELS', 'artifacts_dir', 'get_model_class', 'Model', 'elapsed_clock', 'TimeLimit', 'AnnealLR']
 
 # %% ../../nbs/12_models.base.ipynb #0aaeb3c2
 _PKG_DIR = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path('..').resolve()/'hwr'
@@ -26,32 +25,6 @@ def artifacts_dir() -> Path:
     root = _PKG_DIR.parent
     if (root/'settings.ini').exists() and (root/'nbs').is_dir(): return root/'artifacts'
     return Path.home()/'.cache'/'hwr'/'artifacts'
-
-# %% ../../nbs/12_models.base.ipynb #a0b655d0
-def batched_dataset(x, # images (N, ...), uint8 (scaled to [0, 1]) or float already in [0, 1]
-                    y=None, # labels (N, ...) or None for images only
-                    batch_size: int = 32,
-                    shuffle: bool = False, # reshuffle every epoch
-                    seed: int = 0,
-                    indices: np.ndarray | None = None, # use only these rows (e.g. a validation split)
-                   ):
-    "A `tf.data.Dataset` of batches gathered from in-memory arrays by (shuffled) index."
-    import tensorflow as tf
-    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x_t = x if isinstance(x, tf.Tensor) else tf.constant(np.asarray(x))
-    y_t = None if y is None else (y if isinstance(y, tf.Tensor) else tf.constant(np.asarray(y)))
-    if y_t is not None and y_t.shape[0] != x_t.shape[0]:
-        raise ValueError(f"x has {x_t.shape[0]} rows but y has {y_t.shape[0]}")
-    idx = np.arange(x_t.shape[0]) if indices is None else np.asarray(indices)
-    ds = tf.data.Dataset.from_tensor_slices(idx.astype(np.int64))
-    if shuffle: ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    scale = x_t.dtype == tf.uint8
-    def gather(i):
-        xb = tf.cast(tf.gather(x_t, i), tf.float32)
-        if scale: xb = xb / 255.0
-        return xb if y_t is None else (xb, tf.gather(y_t, i))
-    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 # %% ../../nbs/12_models.base.ipynb #67dc88c9
 _MODELS: dict[str, type] = {}
@@ -209,9 +182,9 @@ def _fit(self: Model,
     x, y = tf.constant(data.x_train), tf.constant(data.y_train)
     own_val = validation_fraction > 0 and getattr(data, 'x_val', None) is not None and len(data.x_val) > 0
     if own_val: perm, n_val = np.arange(n), 0  # the dataset's own validation split replaces a held-out share
-    train_ds = batched_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]))
-    val_ds = (batched_dataset(tf.constant(data.x_val), tf.constant(data.y_val), batch_size) if own_val else
-              batched_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None)
+    train_ds = make_tf_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]))
+    val_ds = (make_tf_dataset(tf.constant(data.x_val), tf.constant(data.y_val), batch_size) if own_val else
+              make_tf_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
     if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock))
     if time_limit: own.append(TimeLimit(time_limit, time_clock))
@@ -248,7 +221,7 @@ def _predict(self: Model,
             ) -> np.ndarray:
     "The network's outputs (class probabilities) for a batch of images."
     x = _as_images(x, self.network.input_shape[1:])
-    return self.network.predict(batched_dataset(x, batch_size=batch_size), verbose=0)
+    return self.network.predict(make_tf_dataset(x, batch_size=batch_size), verbose=0)
 
 def _evaluate(self: Model,
               x=None, # images (default: the dataset's test split)
