@@ -344,7 +344,8 @@ RECIPES = {
     'char': {'model': 'CharacterModel', 'dataset': 'SyntheticCharactersDataset', 'dataset_args': {},
              'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 6}},
     'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {},
-             'network': 'crnn', 'network_args': {'lstm_layers': 2}, 'train_args': {'batch_size': 32, 'epochs': 4}},
+             'network': 'crnn', 'network_args': {},
+             'train_args': {'batch_size': 32, 'epochs': 5, 'validation_fraction': 0.05, 'lr_decay': True}},
 }
 
 def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:

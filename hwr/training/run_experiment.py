@@ -58,8 +58,9 @@ TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by 
               'early_stopping': False, # patience in epochs (true: 3), restoring the best weights
               'strategy': None, # None/"default", "mirrored" (all local GPUs) or "multi_worker" (TF_CONFIG)
               'seed': 0, # seeds Python, NumPy and TensorFlow, the validation split and shuffling
+              'lr_decay': False, # anneal the learning rate to zero over the epochs (half a cosine)
              }
-_FIT_ARGS = ('batch_size', 'epochs', 'validation_fraction', 'early_stopping', 'seed')  # passed on to Model.fit
+_FIT_ARGS = ('batch_size', 'epochs', 'validation_fraction', 'early_stopping', 'seed', 'lr_decay')  # passed on to Model.fit
 
 def _did_you_mean(name, valid) -> str:
     close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
@@ -123,6 +124,8 @@ def _problems(config: dict, check_names: bool) -> list[str]:
             problems.append(f"train_args 'validation_fraction' must be a number in [0, 1), got {_type_name(v)} {v!r}")
         elif k == 'early_stopping' and not (isinstance(v, bool) or (isinstance(v, int) and v >= 1)):
             problems.append(f"train_args 'early_stopping' must be false, true or a patience >= 1 (epochs), got {_type_name(v)} {v!r}")
+        elif k == 'lr_decay' and not isinstance(v, bool):
+            problems.append(f"train_args 'lr_decay' must be true or false, got {_type_name(v)} {v!r}")
         elif k == 'strategy' and v is not None and v not in STRATEGIES:
             problems.append(f"unknown train_args strategy {v!r}; valid: {', '.join(STRATEGIES)} (or null)")
     if check_names and not problems:
