@@ -273,8 +273,17 @@ class _Predictor:
                      'output_shape': list(model.network.output_shape[1:])}
         return self
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.network(x.astype(np.float32) / 255.0, training=False))
+    def _run(self, x) -> np.ndarray:
+        "The network's outputs for float images in [0, 1], through one compiled graph for any batch size (and any line width)."
+        if getattr(self, '_graph', None) is None:
+            import tensorflow as tf
+            net = self.network
+            def forward(images): return net(images, training=False)
+            spec = tf.TensorSpec([None, *net.input_shape[1:]], tf.float32)  # (None, 28, None) for lines: traced once
+            self._graph = tf.function(forward, input_signature=[spec], autograph=False)
+        return np.asarray(self._graph(np.asarray(x, np.float32)))
+
+    def _forward(self, x: np.ndarray) -> np.ndarray: return self._run(x.astype(np.float32) / 255.0)
 
     def __repr__(self):
         m = self.info.get('metrics', {})
@@ -330,7 +339,7 @@ class LinePredictor(_Predictor):
         out = []
         for s in range(0, len(lines), batch_size):
             x = prepare_lines(lines[s:s + batch_size], int(self.network.input_shape[1]))
-            probs = np.asarray(self.network(x, training=False))
+            probs = self._run(x)
             texts, conf = ctc_decode(probs, 'greedy' if beam_width == 1 else 'beam_search', beam_width)
             out += [(t, float(c)) for t, c in zip(texts, conf)]
         return out
@@ -371,7 +380,7 @@ def _line_metrics(p: LinePredictor, data, n_check: int) -> dict:
     def read(x, beam=1):
         out = []
         for s in range(0, len(x), 64):
-            probs = np.asarray(p.network(x[s:s + 64].astype(np.float32) / 255, training=False))
+            probs = p._forward(x[s:s + 64])
             out += ctc_decode(probs, 'greedy' if beam == 1 else 'beam_search', beam)[0]
         return out
     m = {f'test_{k}': v for k, v in text_scores(truth, read(data.x_test)).items()}
