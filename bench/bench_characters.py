@@ -82,6 +82,14 @@ def train_and_evaluate(a):
     print(f"  accuracy choosing among all classes          {any_class:.4f}")
     per_digit = [np.mean(model.predict_classes(mnist.x_test[mnist.y_test == d], '0123456789')[0] == d) for d in range(10)]
     print("  per digit (10 classes): " + ', '.join(f"{d}: {v:.2f}" for d, v in enumerate(per_digit)))
+    if a.json:
+        import datetime
+        res = {'network': a.network, 'network_args': json.loads(a.network_args), 'budget_s': a.budget, 'clock': a.clock,
+               'epochs': epochs, 'wall_s': wall, 'cpu_s': cpu, 'test_accuracy': raw, 'test_accuracy_merged': merged,
+               'mnist_accuracy': float(any_class), 'mnist_accuracy_digits': float(digits_only),
+               'date': datetime.date.today().isoformat(), 'load_average_end': load()}
+        with open(a.json, 'w') as f: json.dump(res, f, indent=1)
+        print('results:', a.json)
     return model
 
 
@@ -135,6 +143,7 @@ def main(argv=None):
     p.add_argument('--repeat', type=int, default=3)
     p.add_argument('--threads', type=int, default=0, help='TensorFlow intra-op threads (0: TensorFlow decides)')
     p.add_argument('--skip-train', action='store_true')
+    p.add_argument('--json', default=None, help='also write the trained model\'s results to this JSON file')
     p.add_argument('--skip-throughput', action='store_true')
     a = p.parse_args(argv)
     import tensorflow as tf

@@ -8,7 +8,7 @@
 1. Trains `LineModelCtc` with `--network` on `--dataset` (default `SyntheticLinesDataset`:
    20,000 training lines in 7 fonts; 2,000 test lines of unseen sentences in the held-out font
    Kalam) for at most `--budget` seconds of `fit` (5% of the training lines held out for
-   validation), then prints the test CER with greedy and with beam-search decoding (plus WER,
+   validation; the learning rate is cosine-annealed to zero over the budget), then prints the test CER with greedy and with beam-search decoding (plus WER,
    line accuracy and FSDL's per-line character accuracy), training lines/s and inference
    ms/line for both decoders (network forward pass plus decoding, batches of 64).
 2. With `--emnist-lines-budget S > 0`, does the same on `EmnistLinesDataset` built from
@@ -44,7 +44,7 @@ def bench(dataset: str, dataset_args: dict, network: str, network_args: dict, bu
     counter = BatchCounter()
     t0 = time.perf_counter()
     hist = model.fit(batch_size=a.batch_size, epochs=1000, validation_fraction=0.05, time_limit=budget, verbose=2,
-                     callbacks=[counter])
+                     callbacks=[counter], lr_decay=not a.no_lr_decay)
     train_s = time.perf_counter() - t0
     steps = len(hist.epoch)  # epochs started
     lines_seen = counter.batches * a.batch_size
@@ -54,7 +54,8 @@ def bench(dataset: str, dataset_args: dict, network: str, network_args: dict, bu
     truths = [decode(y) for y in data.y_test]
     res = {'dataset': dataset, 'dataset_args': dataset_args, 'network': network, 'network_args': network_args,
            'params': model.network.count_params(), 'train_seconds': train_s, 'epochs_started': steps,
-           'train_lines_per_s': lines_seen / train_s, 'batch_size': a.batch_size, 'test_lines': len(truths)}
+           'train_lines_per_s': lines_seen / train_s, 'batch_size': a.batch_size, 'test_lines': len(truths),
+           'date': time.strftime('%Y-%m-%d'), 'load_average': load()}
     for strategy in ('greedy', 'beam_search'):
         texts, _ = model.predict_text(data.x_test, strategy=strategy, beam_width=a.beam_width)
         res[strategy] = text_scores(truths, texts)
@@ -91,6 +92,7 @@ def main():
     ap.add_argument('--budget', type=float, default=1200, help='seconds of training (default 1200 = 20 minutes)')
     ap.add_argument('--batch-size', type=int, default=32)
     ap.add_argument('--learning-rate', type=float, default=None, help='Adam learning rate (default: LineModelCtc.learning_rate)')
+    ap.add_argument('--no-lr-decay', action='store_true', help='keep the learning rate constant (default: cosine-anneal it to zero over the budget)')
     ap.add_argument('--beam-width', type=int, default=10)
     ap.add_argument('--infer-lines', type=int, default=256, help='test lines timed for inference')
     ap.add_argument('--emnist-lines-budget', type=float, default=0, help='also train on EmnistLinesDataset for this many seconds')

