@@ -22,8 +22,10 @@ Run from the repository root. Sections (all by default, or those named with --on
   course      wall time of every notebook under IN_TEST (`nbdev_test --n_workers 2`); only with
               --course (it takes as long as CI's notebook stage)
 
-It prints each section as it finishes and rewrites the part of bench/RESULTS.md between the
-generated-results markers; the notes around them (what each speed change bought) are kept.
+It prints each section as it finishes, records each section's latest figures (with date and
+load) in bench/results/bench.json, so `--only` re-measures some sections and keeps the others,
+and rewrites the part of bench/RESULTS.md between the generated-results markers from that
+record; the notes around them (what each speed change bought) are written by hand and kept.
 """
 from __future__ import annotations
 import argparse, datetime, json, os, platform, re, statistics, subprocess, sys, time
@@ -246,6 +248,7 @@ def course(a) -> list[dict]:
     t0 = time.perf_counter()
     p = subprocess.run(['nbdev_test', '--n_workers', '2', '--timing'], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    if p.returncode: print((p.stdout + p.stderr)[-3000:], file=sys.stderr)
     times = sorted(((int(s), n) for n, s in re.findall(r'^(\S+\.ipynb): (\d+) secs$', p.stdout + p.stderr, re.M)), reverse=True)
     top = ', '.join(f'{n} {s} s' for s, n in times[:3])
     rows = [{'figure': 'the whole notebook course under IN_TEST', 'value': wall / 60, 'unit': 'minutes',
@@ -266,12 +269,16 @@ def print_rows(rows):
     for r in rows: print(f"  {r['figure']:58s} {fmt(r['value'], r['unit']):>10} {r['unit']:12s} {r['how']}", flush=True)
 
 
-def markdown(info: dict, results: dict[str, list[dict]], seconds: float) -> str:
-    out = [BEGIN, '', f"Measured {info['date']} by `python -m bench` in {seconds / 60:.0f} min on {info['cpus']} CPUs "
-           f"({info['cpu']}), GPU: {', '.join(info['gpus'])}; Python {info['python']}, TensorFlow {info['tensorflow']}, "
-           f"Keras {info['keras']}, NumPy {info['numpy']}. Load average at the start {info['load_average_at_start']}.", '']
-    for section, rows in results.items():
-        out += [f'### {section}', '', '| figure | value | unit | how it was measured |', '|---|---:|---|---|']
+def markdown(info: dict, sections: dict[str, dict]) -> str:
+    "The generated block: the machine of the latest run, then every section recorded so far with its date."
+    out = [BEGIN, '', f"Measured by `python -m bench` on {info['cpus']} CPUs ({info['cpu']}), GPU: {', '.join(info['gpus'])}; "
+           f"Python {info['python']}, TensorFlow {info['tensorflow']}, Keras {info['keras']}, NumPy {info['numpy']}.", '']
+    for section in SECTIONS:
+        if section not in sections: continue
+        rec = sections[section]
+        rows = rec['rows']
+        out += [f"### {section} ({rec['date']}, load average {rec['load_average']})", '',
+                '| figure | value | unit | how it was measured |', '|---|---:|---|---|']
         out += [f"| {r['figure']} | {fmt(r['value'], r['unit'])} | {r['unit']} | {r['how']} |" for r in rows]
         out.append('')
     return '\n'.join(out + [END])
@@ -300,16 +307,21 @@ def main(argv=None):
     info = machine()
     print(f"hwr benchmark: {info['cpus']} CPUs ({info['cpu']}), GPU {', '.join(info['gpus'])}, TensorFlow {info['tensorflow']}, "
           f"Keras {info['keras']}, load average {info['load_average_at_start']}", flush=True)
-    results = {}
+    record = RESULTS_DIR/'bench.json'   # every section's latest figures, so `--only` updates just those
+    saved = json.loads(record.read_text()) if record.exists() and a.out != '-' else {'sections': {}}
     for s in sections:
         print(f"\n== {s}", flush=True)
-        results[s] = globals()[s](a)
-        if s != 'throughput': print_rows(results[s])
-    seconds = time.perf_counter() - t0
-    print(f"\n{seconds / 60:.1f} minutes (load average now {load():.1f})")
+        t, l0 = time.perf_counter(), load()
+        rows = globals()[s](a)
+        if s != 'throughput': print_rows(rows)
+        saved['sections'][s] = {'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), 'seconds': round(time.perf_counter() - t),
+                                'load_average': round(l0, 1), 'rows': rows}
+    saved['machine'] = info
+    print(f"\n{(time.perf_counter() - t0) / 60:.1f} minutes (load average now {load():.1f})")
     if a.out != '-':
-        write_results(Path(a.out), markdown(info, results, seconds)); print('wrote', a.out)
-    if a.json: Path(a.json).write_text(json.dumps({'machine': info, 'results': results}, indent=1))
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True); record.write_text(json.dumps(saved, indent=1))
+        write_results(Path(a.out), markdown(info, saved['sections'])); print('wrote', a.out, 'and', record)
+    if a.json: Path(a.json).write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == '__main__':
