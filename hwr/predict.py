@@ -405,23 +405,11 @@ def evaluate_shipped_weights(kind: str, # 'char' or 'line'
     _weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
     return info['metrics']
 
-def _TimeBudget(seconds: float):
-    "A Keras callback that stops training once `seconds` have passed."
-    import keras
-    class TimeBudget(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__(); self.t0, self.epoch, self.stopped_at = time.time(), 0, None
-        def on_epoch_begin(self, epoch, logs=None): self.epoch = epoch
-        def on_train_batch_end(self, batch, logs=None):
-            if time.time() - self.t0 > seconds and not self.model.stop_training:
-                self.model.stop_training, self.stopped_at = True, f'epoch {self.epoch + 1}, batch {batch + 1} (time budget {seconds / 60:g} min)'
-    return TimeBudget()
-
 def train_shipped_weights(kind: str, # 'char' or 'line'
                           out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
                           epochs: int | None = None, # override the recipe's epochs
                           dataset_args: dict | None = None, # override some dataset arguments (e.g. a smaller num_train)
-                          max_minutes: float | None = None, # stop training after this long (checked after every batch)
+                          max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it)
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
                           verbose: int = 2,
@@ -441,9 +429,11 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     if init_weights is not None:
         init_path, before = _weights_files(kind, init_weights)[0], weights_info(kind, init_weights)
         model.network.load_weights(init_path)
-    stop = _TimeBudget(max_minutes * 60) if max_minutes else None
-    hist = model.fit(**r['train_args'], callbacks=[stop] if stop else None, verbose=verbose)
-    seconds = time.time() - t0
+    t_fit = time.time()
+    hist = model.fit(**r['train_args'], time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose)
+    seconds, fit_seconds = time.time() - t0, time.time() - t_fit
+    stopped = (f"epoch {len(hist.epoch)} of {r['train_args']['epochs']} (time budget {max_minutes:g} min)"
+               if max_minutes and fit_seconds >= max_minutes * 60 else None)
 
     # save the network alone (no optimizer state): a fresh copy of the same architecture
     shape, out_shape = list(model.network.input_shape[1:]), list(model.network.output_shape[1:])
@@ -460,7 +450,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
             'input_shape': shape, 'output_shape': list(model.data.output_shape), 'mapping': ''.join(model.data.mapping),
             'experiment_config': {k: r[k] for k in ('dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args')},
             'history': {k: [round(float(v), 4) for v in vs] for k, vs in hist.history.items()},
-            'train_seconds': round(seconds), 'stopped_early': stop.stopped_at if stop else None,
+            'train_seconds': round(seconds), 'stopped_early': stopped,
             'params': int(net.count_params()),
             'trained_with': {'hwr': hwr.__version__, 'keras': keras.__version__, 'tensorflow': tf.__version__,
                              'python': platform.python_version(), 'machine': platform.machine()},
