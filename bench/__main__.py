@@ -36,6 +36,8 @@ os.environ.setdefault('WANDB_MODE', 'disabled')
 
 import numpy as np
 
+from .bench_synthetic import best_rate, measure
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT/'bench'/'results'
 SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'training', 'course')
@@ -56,31 +58,20 @@ def machine() -> dict:
             'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), 'load_average_at_start': round(load(), 1)}
 
 
-def timed(fn, repeat: int = 1) -> tuple[float, float]:
-    "The best (wall seconds, CPU seconds of this process) of `repeat` calls of `fn`."
-    wall, cpu = [], []
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time(); fn()
-        wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
-    return min(wall), min(cpu)
+def timed(fn, repeat: int = 1) -> float:
+    "The best wall-clock seconds of `repeat` calls of `fn`."
+    return 1 / best_rate(fn, 1, repeat)[0]
 
 
 # ---------------------------------------------------------------- generation
 def generation(a) -> list[dict]:
-    from hwr.data.render import glyph_bank, list_fonts, line_font
-    from hwr.data.corpus import load_corpus, sample_lines
-    from hwr.data.synthetic import synthetic_characters, synthetic_lines
-    fonts = [f for f in list_fonts() if f != 'kalam']
-    glyph_bank(); [line_font(f) for f in list_fonts()]   # one-off setup per process, not timed
     n_chars, n_lines = 20_000, 1_000
-    texts = sample_lines(load_corpus()['train'], n_lines, max_length=32, seed=0)
-    w, c = timed(lambda: synthetic_characters(n_chars, fonts, seed=0), a.repeat)
-    rows = [{'figure': 'synthetic characters (28×28)', 'value': n_chars / w, 'unit': 'characters/s',
-             'how': f'{n_chars:,} per run, best of {a.repeat}; {n_chars / c:,.0f} per CPU-second'}]
-    w, c = timed(lambda: synthetic_lines(texts, fonts, seed=0), a.repeat)
-    rows.append({'figure': 'synthetic lines (28×320, ≤32 chars)', 'value': n_lines / w, 'unit': 'lines/s',
-                 'how': f'{n_lines:,} per run, best of {a.repeat}; {n_lines / c:,.0f} per CPU-second'})
-    return rows
+    m = measure(n_chars, n_lines, a.repeat)              # glyph banks and corpus are set up first, not timed
+    (cw, cc), (lw, lc) = m['chars'], m['lines']
+    return [{'figure': 'synthetic characters (28×28)', 'value': cw, 'unit': 'characters/s',
+             'how': f'{n_chars:,} per run, best of {a.repeat}; {cc:,.0f} per CPU-second'},
+            {'figure': 'synthetic lines (28×320, ≤32 chars)', 'value': lw, 'unit': 'lines/s',
+             'how': f'{n_lines:,} per run, best of {a.repeat}; {lc:,.0f} per CPU-second'}]
 
 
 # ---------------------------------------------------------------- throughput
@@ -125,7 +116,7 @@ def pipeline(a, x, y) -> list[dict]:
                        ('hwr', lambda: make_tf_dataset(x, y, 256, shuffle=True))):
         ds = make()
         for _ in ds: pass                                   # first epoch fills the textbook cache
-        rates[name] = 5 * len(x) / timed(lambda: [None for _ in range(5) for _ in ds], a.repeat)[0]
+        rates[name] = 5 * len(x) / timed(lambda: [None for _ in range(5) for _ in ds], a.repeat)
     how = f'{len(x):,} uint8 28×28 images, batch 256, shuffled, 5 epochs iterated without a model, best of {a.repeat}'
     return [{'figure': 'input pipeline: textbook tf.data (slice, cache, shuffle, batch)', 'value': rates['textbook'],
              'unit': 'images/s', 'how': how},
@@ -156,12 +147,11 @@ def throughput(a) -> list[dict]:
 # ---------------------------------------------------------------- inference and accuracy (shipped weights)
 def _ms(fn, n_items: int, repeat: int) -> float:
     fn()                                                   # warm-up
-    return 1000 * timed(fn, repeat)[0] / n_items
+    return 1000 * timed(fn, repeat) / n_items
 
 
 def inference(a) -> list[dict]:
     from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
-    from hwr.models.line import ctc_decode
     from hwr.predict import CharacterPredictor, LinePredictor
     rows = []
     cp = CharacterPredictor()
@@ -175,11 +165,9 @@ def inference(a) -> list[dict]:
                  'unit': 'ms/char', 'how': 'for comparison: the network alone, one image per predict call'})
     lp = LinePredictor()
     xl = SyntheticLinesDataset(num_train=2_000, num_test=200).load_or_generate_data().x_test[:128]
-    forward = lambda s: lp._forward(xl[s:s + 64])          # the predictor's compiled graph
-    for strategy, beam in (('greedy', 1), ('beam_search', 10)):
-        run = lambda: [ctc_decode(forward(s), strategy, beam) for s in range(0, len(xl), 64)]
+    for beam in (1, 10):
         rows.append({'figure': f'read lines, batched (crnn, {"greedy" if beam == 1 else "beam 10"})',
-                     'value': _ms(run, len(xl), a.repeat), 'unit': 'ms/line',
+                     'value': _ms(lambda: lp.predict_prepared(xl, beam, 64), len(xl), a.repeat), 'unit': 'ms/line',
                      'how': f'{len(xl)} test lines 28×320 in batches of 64, network + CTC decoding; best of {a.repeat}'})
     onel = list(xl[:16])
     for beam in (1, 10):

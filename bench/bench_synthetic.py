@@ -23,13 +23,8 @@ def best_rate(fn, n, repeat):
     return n / min(wall), n / min(cpu)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--chars', type=int, default=20_000, help='characters per run')
-    p.add_argument('--lines', type=int, default=1_000, help='lines per run')
-    p.add_argument('--repeat', type=int, default=3, help='runs; the best is reported')
-    a = p.parse_args(argv)
-
+def measure(n_chars: int = 20_000, n_lines: int = 1_000, repeat: int = 3) -> dict:
+    "Setup seconds, and (wall, CPU) rates for characters and lines: what `main` prints and `python -m bench` tabulates."
     from hwr.data.render import glyph_bank, list_fonts, line_font
     from hwr.data.corpus import load_corpus, sample_lines
     from hwr.data.synthetic import synthetic_characters, synthetic_lines
@@ -37,11 +32,21 @@ def main(argv=None):
     fonts = [f for f in list_fonts() if f != 'kalam']
     t0 = time.perf_counter()
     glyph_bank(); [line_font(f) for f in list_fonts()]
-    texts = sample_lines(load_corpus()['train'], a.lines, max_length=32, seed=0)
+    texts = sample_lines(load_corpus()['train'], n_lines, max_length=32, seed=0)
     setup = time.perf_counter() - t0
+    return {'setup': setup,
+            'chars': best_rate(lambda: synthetic_characters(n_chars, fonts, seed=0), n_chars, repeat),
+            'lines': best_rate(lambda: synthetic_lines(texts, fonts, seed=0), n_lines, repeat)}
 
-    chars = best_rate(lambda: synthetic_characters(a.chars, fonts, seed=0), a.chars, a.repeat)
-    lines = best_rate(lambda: synthetic_lines(texts, fonts, seed=0), a.lines, a.repeat)
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--chars', type=int, default=20_000, help='characters per run')
+    p.add_argument('--lines', type=int, default=1_000, help='lines per run')
+    p.add_argument('--repeat', type=int, default=3, help='runs; the best is reported')
+    a = p.parse_args(argv)
+    m = measure(a.chars, a.lines, a.repeat)
+    setup, chars, lines = m['setup'], m['chars'], m['lines']
     print(f'machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, numpy {np.__version__}')
     print(f'setup (glyph banks + corpus, once per process): {setup:.1f} s')
     print(f'load average: {", ".join(f"{l:.1f}" for l in os.getloadavg())}')

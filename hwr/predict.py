@@ -333,16 +333,24 @@ class LinePredictor(_Predictor):
 
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32) -> list[tuple[str, float]]:
         "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1."
-        from hwr.models.line import ctc_decode, prepare_lines
+        from hwr.models.line import prepare_lines
         if not isinstance(beam_width, int) or beam_width < 1: raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
         lines = [self.preprocess(im) for im in images]
-        out = []
-        for s in range(0, len(lines), batch_size):
-            x = prepare_lines(lines[s:s + batch_size], int(self.network.input_shape[1]))
-            probs = self._run(x)
-            texts, conf = ctc_decode(probs, 'greedy' if beam_width == 1 else 'beam_search', beam_width)
-            out += [(t, float(c)) for t, c in zip(texts, conf)]
-        return out
+        height = int(self.network.input_shape[1])
+        return [r for s in range(0, len(lines), batch_size)
+                for r in self._read(prepare_lines(lines[s:s + batch_size], height), beam_width)]
+
+    def _read(self, x, beam_width: int) -> list[tuple[str, float]]:
+        "Decoded text and confidence for one batch of float line images in [0, 1]."
+        from hwr.models.line import ctc_decode
+        texts, conf = ctc_decode(self._run(x), 'greedy' if beam_width == 1 else 'beam_search', beam_width)
+        return [(t, float(c)) for t, c in zip(texts, conf)]
+
+    def predict_prepared(self, x, beam_width: int = 1, batch_size: int = 64) -> list[tuple[str, float]]:
+        "Text and confidence for line images already in the network's format, e.g. a dataset's test split (no preprocessing)."
+        x = np.asarray(x)
+        if x.ndim != 3 or x.dtype != np.uint8: raise ValueError(f"expected uint8 images (N, H, W) as in hwr datasets, got {x.dtype} {x.shape}")
+        return [r for s in range(0, len(x), batch_size) for r in self._read(x[s:s + batch_size].astype(np.float32) / 255.0, beam_width)]
 
     def predict(self, image, beam_width: int = 1) -> tuple[str, float]:
         "The text of one line image and the model's confidence in it."
@@ -375,14 +383,8 @@ def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
 def _line_metrics(p: LinePredictor, data, n_check: int) -> dict:
     from hwr.data.base import decode
     from hwr.metrics import text_scores
-    from hwr.models.line import ctc_decode
     truth = [decode(t) for t in data.y_test]
-    def read(x, beam=1):
-        out = []
-        for s in range(0, len(x), 64):
-            probs = p._forward(x[s:s + 64])
-            out += ctc_decode(probs, 'greedy' if beam == 1 else 'beam_search', beam)[0]
-        return out
+    def read(x, beam=1): return [t for t, _ in p.predict_prepared(x, beam)]
     m = {f'test_{k}': v for k, v in text_scores(truth, read(data.x_test)).items()}
     x, n = data.x_test[:n_check], min(n_check, len(truth))               # beam search is slow on a CPU: a subset
     m[f'test_cer_first{n}'] = text_scores(truth[:n], read(x))['cer']

@@ -183,7 +183,7 @@ def _fit(self: Model,
     own_val = validation_fraction > 0 and getattr(data, 'x_val', None) is not None and len(data.x_val) > 0
     if own_val: perm, n_val = np.arange(n), 0  # the dataset's own validation split replaces a held-out share
     train_ds = make_tf_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]))
-    val_ds = (make_tf_dataset(tf.constant(data.x_val), tf.constant(data.y_val), batch_size) if own_val else
+    val_ds = (make_tf_dataset(data.x_val, data.y_val, batch_size) if own_val else
               make_tf_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
     if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock))

@@ -180,7 +180,9 @@ def validate_config(config: dict, # a parsed config (dotted keys allowed)
                           'model': c['model'], 'network': c['network'], 'network_args': dict(c.get('network_args') or {}),
                           'train_args': {**TRAIN_ARGS, **(c.get('train_args') or {})}}
     out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None}
-    if pre is not None: out['pretrain'] = {k: complete(pre)[k] for k in PRETRAIN_KEYS}
+    if pre is not None:
+        pre = complete(pre)
+        out['pretrain'] = {k: pre[k] for k in PRETRAIN_KEYS}
     return out
 
 # %% ../../nbs/31_training.run_experiment.ipynb #d1b1eb08
