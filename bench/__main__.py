@@ -36,6 +36,7 @@ os.environ.setdefault('WANDB_MODE', 'disabled')
 
 import numpy as np
 
+from .bench_characters import hwr_vs_plain
 from .bench_synthetic import best_rate, measure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,20 +77,8 @@ def generation(a) -> list[dict]:
 
 # ---------------------------------------------------------------- throughput
 def _throughput_one(a, label, model, x, y, unit) -> list[dict]:
-    import copy, keras
-    plain = keras.Model.from_config(model.network.get_config())   # same architecture, fresh weights,
-    plain.compile(optimizer=keras.optimizers.Adam(model.learning_rate), loss=model.loss())  # compiled as a user would
-    xf = x.astype(np.float32) / 255.0                     # plain fit gets the images scaled in advance
-    data = copy.copy(model.data); data.x_train, data.y_train = x, y   # hwr trains on exactly the same rows
     batch = a.batch_sizes[label]
-    run_hwr = lambda: model.fit(data, batch_size=batch, epochs=1, validation_fraction=0, verbose=0)
-    run_plain = lambda: plain.fit(xf, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
-    run_hwr(); run_plain()                                # tracing and graph building are not throughput
-    wall, cpu = {'hwr': [], 'plain': []}, {'hwr': [], 'plain': []}
-    for _ in range(a.repeat):
-        for name, fn in (('hwr', run_hwr), ('plain', run_plain)):
-            t0, c0 = time.perf_counter(), time.process_time(); fn()
-            wall[name].append(len(x) / (time.perf_counter() - t0)); cpu[name].append(len(x) / (time.process_time() - c0))
+    wall, cpu = hwr_vs_plain(model, x, y, batch, a.repeat)
     med = lambda d, k: statistics.median(d[k])
     how = f'{len(x):,} samples, batch {batch}, median of {a.repeat} alternating 1-epoch runs'
     return [{'figure': f'train {label}: hwr Model.fit', 'value': med(wall, 'hwr'), 'unit': f'{unit}/s',

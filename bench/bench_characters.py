@@ -93,26 +93,35 @@ def train_and_evaluate(a):
     return model
 
 
+def hwr_vs_plain(model, x, y, batch_size: int, repeat: int = 3, epochs: int = 1) -> tuple[dict, dict]:
+    """Training rates of hwr's `model.fit` and of plain `keras.Model.fit` on the same rows `x, y` (the plain run gets
+    them as float32 already scaled): same architecture (fresh weights), loss, optimizer and batch size, no validation.
+    After a warm-up, `repeat` runs of `epochs` alternate between the two; returns (wall, cpu): name -> samples/s per run."""
+    import copy, keras
+    plain = keras.Model.from_config(model.network.get_config())
+    plain.compile(optimizer=keras.optimizers.Adam(model.learning_rate), loss=model.loss())  # compiled as a user would
+    xf = x.astype(np.float32) / 255.0
+    data = copy.copy(model.data); data.x_train, data.y_train = x, y        # hwr trains on exactly the same rows
+    run_hwr = lambda e: model.fit(data, batch_size=batch_size, epochs=e, validation_fraction=0, verbose=0)
+    run_plain = lambda e: plain.fit(xf, y, batch_size=batch_size, epochs=e, shuffle=True, verbose=0)
+    run_hwr(1); run_plain(1)   # warm-up: tracing and graph building are not throughput
+    wall, cpu = {'hwr': [], 'plain': []}, {'hwr': [], 'plain': []}
+    for _ in range(repeat):
+        for name, fn in (('hwr', run_hwr), ('plain', run_plain)):
+            t0, c0 = time.perf_counter(), time.process_time(); fn(epochs)
+            wall[name].append(len(x) * epochs / (time.perf_counter() - t0)); cpu[name].append(len(x) * epochs / (time.process_time() - c0))
+    return wall, cpu
+
+
 def throughput(a, network, network_args, n):
     import keras
     from hwr.data.synthetic import SyntheticCharactersDataset
     from hwr.models.character import CharacterModel
     data = SyntheticCharactersDataset(num_train=a.num_train, num_test=a.num_test, subsample_fraction=min(1.0, n / a.num_train)).load_or_generate_data()
-    x, y = data.x_train, data.y_train
-    xf = x.astype(np.float32) / 255.0   # what plain fit gets: the same images, scaled in advance
+    x = data.x_train
     keras.utils.set_random_seed(0)
-    hwr_model = CharacterModel(None, network, network_args=network_args, dataset=data)
-    plain = keras.models.clone_model(hwr_model.network)   # same architecture, compiled the way a user would
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss='sparse_categorical_crossentropy', metrics=['accuracy'])
-    run_hwr = lambda e: hwr_model.fit(batch_size=a.batch_size, epochs=e, validation_fraction=0, verbose=0)
-    run_plain = lambda e: plain.fit(xf, y, batch_size=a.batch_size, epochs=e, shuffle=True, verbose=0)
-    run_hwr(1); run_plain(1)   # warm-up: tracing and graph building are not throughput
-    wall, cpu = {'hwr': [], 'plain': []}, {'hwr': [], 'plain': []}
-    for _ in range(a.repeat):
-        for name, fn in (('hwr', run_hwr), ('plain', run_plain)):
-            t0, c0 = time.perf_counter(), time.process_time(); fn(a.throughput_epochs)
-            images = len(x) * a.throughput_epochs
-            wall[name].append(images / (time.perf_counter() - t0)); cpu[name].append(images / (time.process_time() - c0))
+    wall, cpu = hwr_vs_plain(CharacterModel(None, network, network_args=network_args, dataset=data), x, data.y_train,
+                             a.batch_size, a.repeat, a.throughput_epochs)
     med = lambda d, k: statistics.median(d[k])
     print(f"\ntraining throughput, {network} {network_args or ''}, {len(x):,} images, batch {a.batch_size}, "
           f"median of {a.repeat} alternating runs of {a.throughput_epochs} epoch(s) (load average {load():.1f})")
