@@ -15,6 +15,10 @@ Run from the repository root. Sections (all by default, or those named with --on
               (preprocessing included)
   accuracy    the shipped weights on the held-out synthetic test splits (an unseen font) and
               on the 5,000 real MNIST digits
+  realink     the shipped line weights (greedy, beam 10) and Tesseract (`--psm 7 -l eng`, when on
+              PATH) on 49 real handwritten lines in ../shared/realink-dev, CER per source and
+              overall (bench/bench_realink.py; raw results in bench/results/realink.json); when
+              the folder is absent it says so and reports the last recorded run, if any
   training    accuracy/CER reached within a training-time budget (from scratch): with --train it
               runs bench/bench_characters.py (5 CPU-minutes, lenet) and bench/bench_lines.py (20
               minutes, crnn, plus 10 on EMNIST-style lines); otherwise it reports the last such
@@ -41,7 +45,7 @@ from .bench_synthetic import best_rate, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT/'bench'/'results'
-SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'training', 'course')
+SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'realink', 'training', 'course')
 BEGIN, END = '<!-- begin generated results: python -m bench -->', '<!-- end generated results -->'
 
 
@@ -187,6 +191,36 @@ def accuracy(a) -> list[dict]:
               'how': f'{len(lines.y_test):,} unseen sentences in the held-out font; WER {m["test_wer"]:.3f}'},
              {'figure': 'lines, synthetic test, beam 10', 'value': m['test_cer_first500_beam10'], 'unit': 'CER',
               'how': f'first 500 test lines (greedy on the same 500: {m["test_cer_first500"]:.4f})'}]
+    return rows
+
+
+# ---------------------------------------------------------------- real handwriting (../shared/realink-dev)
+def realink(a) -> list[dict]:
+    from . import bench_realink as rl
+    f, note = RESULTS_DIR/'realink.json', ''
+    res = rl.evaluate(beam=10)                             # None (after printing why) when the folder is absent
+    if res is None:
+        if not f.exists(): return [{'figure': 'real handwriting', 'value': float('nan'), 'unit': '', 'how': rl.missing_message()}]
+        res, note = json.loads(f.read_text()), '; the set is absent now: figures of the recorded run'
+        print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
+    elif a.out != '-':
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    print(rl.summary(res), rl.table(res), sep='\n')
+    h, t = res['hwr'], res.get('tesseract')
+    greedy, beam = h['runs']['greedy'], h['runs']['beam 10']
+    rows = [{'figure': f'real lines: hwr {h["network"]} (shipped), {name}', 'value': r['overall']['cer'], 'unit': 'CER',
+             'how': f'{res["lines"]} lines, {res["chars"]:,} characters, {len(res["group_lines"])} sources; WER {r["overall"]["wer"]:.3f}; '
+                    f'{r["ms_per_line"]:.0f} ms/line (preprocessing included); input height {h["input_height"]}; {r["refused"]} refused; run {res["date"]}{note}'}
+            for name, r in (('greedy', greedy), ('beam 10', beam))]
+    rows.append({'figure': 'real lines: Tesseract' + (f' {t["version"].split()[-1]} (--psm 7 -l eng)' if t else ''),
+                 'value': t['overall']['cer'] if t else float('nan'), 'unit': 'CER',
+                 'how': f'the same lines; WER {t["overall"]["wer"]:.3f}; {t["ms_per_line"]:.0f} ms/line; {t["refused"]} failed'
+                        if t else res.get('tesseract_note', 'not run')})
+    for g, n in res['group_lines'].items():
+        tg = f'; Tesseract {t["groups"][g]["cer"]:.3f} (WER {t["groups"][g]["wer"]:.3f})' if t else ''
+        rows.append({'figure': f'real lines, {g}: hwr beam 10', 'value': beam['groups'][g]['cer'], 'unit': 'CER',
+                     'how': f'{n} lines, {beam["groups"][g]["chars"]} characters; greedy {greedy["groups"][g]["cer"]:.3f}; '
+                            f'WER {beam["groups"][g]["wer"]:.3f}{tg}'})
     return rows
 
 

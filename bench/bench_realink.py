@@ -1,0 +1,258 @@
+"""Real handwriting: hwr's line reader (greedy and beam search) and Tesseract on real handwritten lines.
+
+    python bench/bench_realink.py [--weights FILE] [--beam 10] [--json OUT] [--show-worst N]
+                                  [--no-tesseract] [--limit N] [--root DIR]
+
+Reads every line of the real-ink dev set (49 handwritten English lines: IAM writers, H. Scheidl,
+a CVL page, the Bentham papers) with `hwr.predict.LinePredictor` (the shipped weights, or
+`--weights`), greedy and with beam search, and with `tesseract IMG stdout --psm 7 -l eng` when
+the `tesseract` binary is on PATH (its output normalised: single spaces, ASCII quotes), and
+prints the character and word error rates (`hwr.metrics`: total edits over total reference
+characters or words) per source and overall, with the time per line. Lines a reader refuses
+(no ink found, a Tesseract error or timeout) count as empty readings and are counted.
+
+The set is not part of the repository: it lives in `../shared/realink-dev` beside the project
+root and is for measuring only (never train on it, never copy it into the project). When it is
+absent, the script says so and exits without error.
+"""
+from __future__ import annotations
+import argparse, datetime, json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+from typing import Sequence
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('WANDB_MODE', 'disabled')
+
+ROOT = Path(__file__).resolve().parents[1]                 # the project root
+REALINK = ROOT.parent/'shared'/'realink-dev'               # ../shared/realink-dev
+GROUPS = ('IAM a01-063', 'IAM r06-137', 'IAM lines', 'Scheidl', 'CVL', 'Bentham')
+TESSERACT_ARGS = ('--psm', '7', '-l', 'eng')
+QUOTES = str.maketrans({'\u2018': "'", '\u2019': "'", '\u201c': '"', '\u201d': '"'})   # the labels use ASCII quotes
+
+
+def missing_message(root: Path | str | None = None) -> str | None:
+    "The skip message when the dev set (its labels.tsv) is not at `root`, else None."
+    root = REALINK if root is None else Path(root)
+    if (root/'labels.tsv').is_file(): return None
+    shown = '../shared/realink-dev' if root == REALINK else str(root)
+    return f"real handwriting dev set not found at {shown} (it is not part of the repository); skipping"
+
+
+def read_labels(path: Path | str) -> list[dict[str, str]]:
+    "The rows of a tab-separated labels file with a header row and no quoting (transcriptions hold `\"` and `'`)."
+    lines = Path(path).read_text(encoding='utf-8').splitlines()
+    if not lines: raise ValueError(f"{path} is empty; expected a header row")
+    header = lines[0].split('\t')
+    for need in ('filename', 'transcription'):
+        if need not in header: raise ValueError(f"{path}: the header has no {need!r} column (got {header})")
+    rows = []
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip(): continue
+        cells = line.split('\t')
+        if len(cells) != len(header):
+            raise ValueError(f"{path}, line {n}: {len(cells)} tab-separated fields, the header has {len(header)}")
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def group_of(filename: str, source: str = '') -> str:
+    "A short name for where a line comes from (the filename prefix, else the source repository)."
+    name = filename.lower()
+    if 'bentham' in name: return 'Bentham'
+    if 'cvl' in name: return 'CVL'
+    if 'a01-063' in name: return 'IAM a01-063'               # lines cut from one IAM form (writer 013)
+    if 'r06-137' in name: return 'IAM r06-137'               # lines cut from one IAM form (writer 671)
+    if 'sample1' in name or 'random' in name: return 'Scheidl'  # the repository author's page and note
+    if re.search(r'[a-z]\d\d-\d{3}[a-z]?-\d\d', name): return 'IAM lines'   # single IAM line images
+    return source.split('@')[0].split('/')[-1] or 'other'
+
+
+def load_realink(root: Path | str | None = None) -> list[dict] | None:
+    "The dev set's lines as dicts (filename, path, text, group, source), or None (after printing why) when it is absent."
+    msg = missing_message(root)
+    if msg:
+        print(msg)
+        return None
+    root = REALINK if root is None else Path(root)
+    lines = []
+    for r in read_labels(root/'labels.tsv'):
+        path = root/r['filename']
+        if not path.is_file(): raise FileNotFoundError(f"{root/'labels.tsv'} lists {r['filename']}, which is not in {root}")
+        lines.append({'filename': r['filename'], 'path': path, 'text': r['transcription'],
+                      'group': group_of(r['filename'], r.get('source', '')), 'source': r.get('source', '')})
+    return lines
+
+
+# ---------------------------------------------------------------- scoring
+def _scores(truths: list[str], preds: list[str]) -> dict:
+    from hwr.metrics import text_scores
+    return {'lines': len(truths), 'chars': sum(map(len, truths)), 'words': sum(len(t.split()) for t in truths),
+            **text_scores(truths, preds)}
+
+
+def group_order(lines: Sequence[dict]) -> list[str]:
+    "The groups present in `lines`, in the order of GROUPS (any others after them, sorted)."
+    have = {l['group'] for l in lines}
+    return [g for g in GROUPS if g in have] + sorted(have - set(GROUPS))
+
+
+def score(lines: Sequence[dict], preds: Sequence[str]) -> dict:
+    "CER, WER and counts overall and per group, and each line's CER, for one reading of `lines`."
+    from hwr.metrics import line_cers
+    truths = [l['text'] for l in lines]
+    per = {g: _scores([l['text'] for l in lines if l['group'] == g], [p for l, p in zip(lines, preds) if l['group'] == g])
+           for g in group_order(lines)}
+    return {'overall': _scores(truths, list(preds)), 'groups': per,
+            'predictions': {l['filename']: p for l, p in zip(lines, preds)},
+            'line_cer': {l['filename']: float(c) for l, c in zip(lines, line_cers(truths, list(preds)))}}
+
+
+def decoder_name(beam_width: int) -> str: return 'greedy' if beam_width == 1 else f'beam {beam_width}'
+
+
+# ---------------------------------------------------------------- readers
+def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_widths: Sequence[int] = (1, 10)) -> dict:
+    "Read every line with `LinePredictor(weights)` at each beam width; scores per decoder under 'runs'."
+    from hwr.predict import SHIPPED, LinePredictor
+    lp = LinePredictor(weights)
+    refused, ok = {}, []
+    for l in lines:                                        # one refused image must not sink a whole batch
+        try: lp.preprocess(l['path']); ok.append(l)
+        except ValueError as e: refused[l['filename']] = f'{type(e).__name__}: {e}'
+    paths = [str(l['path']) for l in ok]
+    if paths: lp.predict_batch(paths[:1])                  # warm-up: traces the network's graph once
+    runs = {}
+    for beam in beam_widths:
+        t = time.perf_counter()
+        read = dict(zip([l['filename'] for l in ok], [text for text, _ in lp.predict_batch(paths, beam_width=beam)]))
+        seconds = time.perf_counter() - t
+        rec = score(lines, [read.get(l['filename'], '') for l in lines])
+        runs[decoder_name(beam)] = {'beam_width': beam, **rec, 'seconds': seconds,
+                                    'ms_per_line': 1000 * seconds / max(len(ok), 1),
+                                    'refused': len(refused), 'refused_lines': refused}
+    return {'weights': str(weights) if weights else f'shipped ({SHIPPED["line"]})', 'network': lp.info.get('network'),
+            'input_height': int(lp.network.input_shape[1]), 'params': int(lp.network.count_params()), 'runs': runs}
+
+
+def tesseract_missing() -> str | None:
+    "Why Tesseract cannot run here (no binary, no English model), else None."
+    exe = shutil.which('tesseract')
+    if exe is None: return "tesseract is not on PATH (Debian: apt-get install tesseract-ocr); skipping the Tesseract column"
+    try: langs = subprocess.run([exe, '--list-langs'], capture_output=True, text=True, timeout=30).stdout.split()
+    except (OSError, subprocess.SubprocessError) as e: return f"tesseract does not run ({e}); skipping the Tesseract column"
+    if 'eng' not in langs: return "tesseract has no English model (Debian: tesseract-ocr-eng); skipping the Tesseract column"
+    return None
+
+
+def normalise(text: str) -> str:
+    "Tesseract's output as one line: whitespace runs to single spaces, typographic quotes to ASCII ones."
+    return ' '.join(text.translate(QUOTES).split())
+
+
+def evaluate_tesseract(lines: Sequence[dict], timeout: float = 60) -> dict | None:
+    "Read every line with `tesseract IMG stdout --psm 7 -l eng` (one process per line, see `normalise`), or None when it is absent."
+    msg = tesseract_missing()
+    if msg:
+        print(msg)
+        return None
+    exe = shutil.which('tesseract')
+    version = subprocess.run([exe, '--version'], capture_output=True, text=True).stdout.split('\n')[0].strip()
+    env = {**os.environ, 'OMP_THREAD_LIMIT': '1'}          # one thread per line: the machine may be shared
+    preds, failed = [], {}
+    t = time.perf_counter()
+    for l in lines:
+        try:
+            p = subprocess.run([exe, str(l['path']), 'stdout', *TESSERACT_ARGS], capture_output=True, text=True,
+                               timeout=timeout, env=env)
+            if p.returncode: failed[l['filename']] = f'exit status {p.returncode}: {p.stderr.strip()[-200:]}'
+            preds.append(normalise(p.stdout) if p.returncode == 0 else '')
+        except subprocess.TimeoutExpired:
+            failed[l['filename']] = f'timed out after {timeout:g} s'; preds.append('')
+    seconds = time.perf_counter() - t
+    return {'version': version, 'command': f'tesseract IMG stdout {" ".join(TESSERACT_ARGS)}', **score(lines, preds),
+            'seconds': seconds, 'ms_per_line': 1000 * seconds / max(len(lines), 1), 'refused': len(failed), 'refused_lines': failed}
+
+
+def evaluate(root: Path | str | None = None, weights: str | Path | None = None, beam: int = 10,
+             tesseract: bool = True, limit: int | None = None, lines: Sequence[dict] | None = None) -> dict | None:
+    "Everything the CLI and `python -m bench` report: hwr greedy and beam, Tesseract; None when the set is absent."
+    if lines is None: lines = load_realink(root)
+    if lines is None: return None
+    lines = list(lines)[:limit] if limit else list(lines)
+    res = {'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), 'root': '../shared/realink-dev' if root is None else str(root),
+           'lines': len(lines), 'chars': sum(len(l['text']) for l in lines),
+           'group_lines': {g: sum(l['group'] == g for l in lines) for g in group_order(lines)},
+           'line_groups': {l['filename']: l['group'] for l in lines},
+           'hwr': evaluate_hwr(lines, weights, tuple(dict.fromkeys((1, beam)))),
+           'tesseract': evaluate_tesseract(lines) if tesseract else None}
+    if res['tesseract'] is None: res['tesseract_note'] = tesseract_missing() if tesseract else 'not run (--no-tesseract)'
+    return res
+
+
+def readings(res: dict) -> list[tuple[str, dict]]:
+    "(label, scores) of every reading in an `evaluate` result, hwr's decoders first."
+    out = [(f'hwr {k}', v) for k, v in res['hwr']['runs'].items()]
+    return out + ([('tesseract', res['tesseract'])] if res.get('tesseract') else [])
+
+
+# ---------------------------------------------------------------- output
+def table(res: dict) -> str:
+    "Rows per group and overall; CER and WER of every reading; line and character counts; time per line."
+    runs = readings(res)
+    groups = list(runs[0][1]['groups'])
+    head1 = f"{'':14s} {'lines':>5s} {'chars':>6s}" + ''.join(f" | {label:^13s}" for label, _ in runs)
+    head2 = f"{'':14s} {'':5s} {'':6s}" + ' |   CER    WER ' * len(runs)
+    def row(name, pick):
+        s0 = pick(runs[0][1])
+        return f"{name:14s} {s0['lines']:5d} {s0['chars']:6d}" + ''.join(f" | {pick(r)['cer']:6.3f} {pick(r)['wer']:6.3f}" for _, r in runs)
+    out = [head1, head2, '-' * len(head2)]
+    out += [row(g, lambda r, g=g: r['groups'][g]) for g in groups]
+    out += ['-' * len(head2), row('overall', lambda r: r['overall'])]
+    out.append(f"{'ms/line':27s}" + ''.join(f" | {r['ms_per_line']:13.0f}" for _, r in runs))
+    out.append(f"{'refused lines':27s}" + ''.join(f" | {r['refused']:13d}" for _, r in runs))
+    return '\n'.join(out)
+
+
+def worst(res: dict, lines: Sequence[dict], n: int) -> str:
+    "The `n` lines hwr reads worst (by its last decoder's per-line CER): truth against every reading."
+    runs = readings(res)
+    key = runs[len(res['hwr']['runs']) - 1][1]['line_cer']
+    width = max(len(label) for label, _ in runs)
+    out = []
+    for l in sorted(lines, key=lambda l: -key[l['filename']])[:n]:
+        out.append(f"{l['filename']} ({l['group']})\n  {'truth':{width}s}        {l['text']!r}")
+        out += [f"  {label:{width}s}  {r['line_cer'][l['filename']]:5.2f}  {r['predictions'][l['filename']]!r}" for label, r in runs]
+    return '\n'.join(out)
+
+
+def summary(res: dict) -> str:
+    h, t = res['hwr'], res.get('tesseract')
+    return (f"real handwriting ({res['root']}): {res['lines']} lines, {res['chars']:,} characters\n"
+            f"hwr: {h['network']}, {h['params']:,} parameters, input height {h['input_height']}, weights {h['weights']}\n"
+            + (f"tesseract: {t['version']}, {t['command']}" if t else f"tesseract: {res.get('tesseract_note')}"))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--weights', default=None, help='a line .weights.h5 file with its .json beside it (default: the shipped weights)')
+    ap.add_argument('--beam', type=int, default=10, help='beam width of the beam-search reading (default 10)')
+    ap.add_argument('--json', default=None, help='also write the results (scores, readings; no transcriptions) to this JSON file')
+    ap.add_argument('--show-worst', type=int, default=0, metavar='N', help="print the N lines hwr reads worst")
+    ap.add_argument('--no-tesseract', action='store_true', help='skip the Tesseract column')
+    ap.add_argument('--limit', type=int, default=None, help='read only the first N lines (a quick check)')
+    ap.add_argument('--root', default=None, help='the dev set folder (default: ../shared/realink-dev beside the project root)')
+    a = ap.parse_args(argv)
+    if a.beam < 1: ap.error('--beam must be a positive integer')
+    lines = load_realink(a.root)
+    if lines is None: return 0
+    if a.limit: lines = lines[:a.limit]
+    res = evaluate(a.root, a.weights, a.beam, not a.no_tesseract, lines=lines)
+    print(summary(res), '\n', table(res), sep='\n')
+    if a.show_worst: print(f"\n{a.show_worst} worst lines (per-line CER, reading):\n" + worst(res, lines, a.show_worst))
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1)); print('\nresults:', a.json)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
