@@ -12,183 +12,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .data.base import MAPPING
-from .data.render import emnist_frame, stroke_width, thicken
 
 # %% auto #0
-__all__ = ['CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'LINE_HEIGHT', 'LINE_CORE_HEIGHT', 'LINE_CORE_CENTRE', 'LINE_MARGIN',
-           'LINE_STROKE', 'WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'RECIPES', 'AUTO_LINE_ASPECT', 'BlankImageError',
-           'load_image', 'ink_on_black', 'ink_box', 'preprocess_character', 'ink_core', 'preprocess_line',
-           'weights_info', 'load_network', 'full_network_args', 'CharacterPredictor', 'LinePredictor',
-           'evaluate_shipped_weights', 'train_shipped_weights', 'main']
+__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'RECIPES', 'AUTO_LINE_ASPECT', 'weights_info', 'load_network',
+           'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
+           'train_shipped_weights', 'main']
 
-# %% ../nbs/50_predict.ipynb #c5dab50b
-class BlankImageError(ValueError):
-    "The image has no ink: nothing to read."
-
-def _from_pil(im) -> np.ndarray:
-    if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
-        return _composite(np.asarray(im.convert('RGBA'), np.float32) / 255)
-    return np.asarray(im.convert('L'), np.float32) / 255
-
-def _composite(rgba: np.ndarray) -> np.ndarray:
-    "Gray of an RGBA float image laid on white paper."
-    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-    alpha = rgba[..., 3]
-    return gray * alpha + (1 - alpha)
-
-def _array_to_float(a: np.ndarray) -> np.ndarray:
-    if a.dtype == bool: return a.astype(np.float32)
-    if a.dtype == np.uint8: return a.astype(np.float32) / 255
-    if a.dtype == np.uint16: return a.astype(np.float32) / 65535
-    if np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all(): raise ValueError("the image array contains NaN or infinite values")
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 255: raise ValueError(f"pixel values must be in [0, 1] (float) or [0, 255], got [{lo:.3g}, {hi:.3g}]")
-        return a.astype(np.float32) / (255.0 if hi > 1 else 1.0)
-    raise TypeError(f"an image array must be numeric (uint8, uint16, bool or float), got dtype {a.dtype}")
-
-def load_image(image, # a file path, a PIL image, or an array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
-              ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (transparent = white paper)
-    "One grayscale float image from a path, a PIL image or an array, with clear errors for anything else."
-    from PIL import Image, UnidentifiedImageError
-    if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        if not path.exists(): raise FileNotFoundError(f"no such image file: {path}")
-        if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
-        try:
-            with Image.open(path) as im: g = _from_pil(im)
-        except UnidentifiedImageError:
-            raise ValueError(f"{path} is not an image file that PIL can read (PNG, JPEG, BMP, TIFF, ...)") from None
-    elif isinstance(image, Image.Image): g = _from_pil(image)
-    elif isinstance(image, (np.ndarray, list, tuple)):
-        a = np.asarray(image)
-        if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
-        if a.ndim == 3 and a.shape[-1] in (3, 4):
-            f = _array_to_float(a)
-            g = _composite(f) if a.shape[-1] == 4 else f @ np.array([0.299, 0.587, 0.114], np.float32)
-        elif a.ndim == 2: g = _array_to_float(a)
-        else: raise ValueError(f"an image array must be (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, got shape {a.shape}"
-                               + ("; for several images call the predictor on each (or use predict_batch)" if a.ndim == 3 else ""))
-    else: raise TypeError(f"cannot read an image from a {type(image).__name__}; give a file path, a PIL image or a NumPy array")
-    if g.size == 0 or min(g.shape) < 2: raise ValueError(f"the image is too small to read: {g.shape[1]}×{g.shape[0]} pixels")
-    return np.clip(g, 0, 1).astype(np.float32)
-
-# %% ../nbs/50_predict.ipynb #82baa9bc
-def _border(a: np.ndarray) -> np.ndarray:
-    k = max(1, round(0.03 * min(a.shape)))
-    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
-
-def _paper(x: np.ndarray) -> np.ndarray:
-    "The paper's level at every pixel: a plane fitted to the border, so light that fades across the image is allowed for."
-    k = max(1, round(0.03 * min(x.shape)))
-    border = np.zeros(x.shape, bool); border[:k] = border[-k:] = True; border[:, :k] = border[:, -k:] = True
-    yy, xx = np.nonzero(border)
-    A = np.stack([np.ones(len(yy)), yy / x.shape[0], xx / x.shape[1]], 1)
-    v, keep = x[border].astype(np.float64), np.ones(len(yy), bool)
-    for _ in range(2):                                                       # refit without ink touching the border
-        coef = np.linalg.lstsq(A[keep], v[keep], rcond=None)[0]
-        res = v - A @ coef
-        keep = np.abs(res) <= 3 * 1.4826 * np.median(np.abs(res[keep])) + 1e-3
-    gy, gx = np.mgrid[:x.shape[0], :x.shape[1]]
-    return (coef[0] + coef[1] * gy / x.shape[0] + coef[2] * gx / x.shape[1]).astype(np.float32)
-
-def ink_on_black(gray: np.ndarray, # float (H, W) in [0, 1], e.g. from `load_image`
-                 invert: bool | None = None, # True: dark ink on light paper; None: decide from the border
-                 min_contrast: float = 0.1, # weakest ink (above the paper) that counts as writing
-                 floor: float = 0.1, # normalised values below this are set to 0 (paper haze)
-                ) -> np.ndarray: # float32 (H, W): paper 0, strongest ink 1
-    "The image as white ink on a black background of exactly 0; raises `BlankImageError` when there is no ink."
-    g = np.asarray(gray, np.float32)
-    if invert is None: invert = float(np.median(_border(g))) > (float(g.min()) + float(g.max())) / 2
-    x = 1 - g if invert else g
-    x = x - _paper(x)
-    diffs = np.concatenate([np.diff(x, axis=0).ravel(), np.diff(x, axis=1).ravel()])
-    noise = 1.4826 * float(np.median(np.abs(diffs))) / np.sqrt(2)           # pixel noise, blind to slow changes of light
-    k = max(3, int(0.0005 * x.size))
-    ink = float(np.partition(x.ravel(), x.size - k)[x.size - k])             # k-th strongest pixel: ignores a few hot pixels
-    if ink < max(min_contrast, 6 * noise):
-        raise BlankImageError(f"no ink found: the image is blank (the strongest marks are only {ink:.2f} above the "
-                              f"background, need {max(min_contrast, 6 * noise):.2f}); write darker or check that this is the right image")
-    x = np.clip(x / ink, 0, 1)
-    floor = min(0.5, max(floor, 4 * noise / ink))                            # above the paper's noise
-    return np.where(x < floor, 0, (x - floor) / (1 - floor)).clip(0, 1).astype(np.float32)
-
-# %% ../nbs/50_predict.ipynb #c93f4e4b
-def ink_box(ink: np.ndarray, # white-on-black float image from `ink_on_black`
-            threshold: float = 0.3, # pixels above this are ink
-            speck: float = 0.002, # blobs smaller than this fraction of the largest blob are ignored (and 3 pixels)
-           ) -> tuple[int, int, int, int]: # (top, bottom, left, right), bottom and right exclusive
-    "The bounding box of the ink, ignoring tiny specks."
-    mask = ink > threshold
-    labels, n = ndi.label(mask)
-    if n == 0: raise BlankImageError("no ink found above the threshold; the image is blank")
-    sizes = np.bincount(labels.ravel())[1:]
-    keep = np.flatnonzero(sizes >= max(3, speck * sizes.max())) + 1
-    rows, cols = np.isin(labels, keep).any(1), np.isin(labels, keep).any(0)
-    r, c = np.flatnonzero(rows), np.flatnonzero(cols)
-    return int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1
-
-# %% ../nbs/50_predict.ipynb #d1203174
-CHAR_SIZE, CHAR_PAD, CHAR_STROKE = 28, 2, 5.0
-
-def _thicken_to(ink: np.ndarray, target: float, scale: float) -> np.ndarray:
-    "Thicken the strokes so they are at least `target` pixels wide after shrinking by `scale`."
-    sw = stroke_width(ink)
-    return thicken(ink, target * scale - sw) if sw and sw < target * scale else ink
-
-def preprocess_character(image, # path, PIL image or array of one character, any size, any polarity
-                         invert: bool | None = None, # see `ink_on_black`
-                         size: int = CHAR_SIZE, # output side
-                         pad: int = CHAR_PAD, # empty border around the ink box
-                         stroke: float = CHAR_STROKE, # thinner strokes are thickened to this pen width (output pixels)
-                        ) -> np.ndarray: # uint8 (size, size), white on black, EMNIST framing
-    "A character image the way a `CharacterModel` saw its training data."
-    ink = ink_on_black(load_image(image), invert)
-    t, b, l, r = ink_box(ink)
-    crop = ink[t:b, l:r]
-    crop = _thicken_to(np.pad(crop, 2), stroke, max(crop.shape) / (size - 2 * pad))
-    return emnist_frame(crop, size, pad)
-
-# %% ../nbs/50_predict.ipynb #c88e7487
-LINE_HEIGHT, LINE_CORE_HEIGHT, LINE_CORE_CENTRE, LINE_MARGIN, LINE_STROKE = 28, 6.7, 13.5, 4, 2.2
-
-def ink_core(ink: np.ndarray, # white-on-black float image
-             lo: float = 0.2, hi: float = 0.8, # fractions of the ink mass that bound the core
-            ) -> tuple[float, float]: # (height, centre row) of the core, in pixels
-    "Height and centre of the rows holding the middle of the ink mass (interpolated, so fractional)."
-    mass = ink.sum(1)
-    if mass.sum() <= 0: raise BlankImageError("no ink found: the image is blank")
-    cum = np.cumsum(mass) / mass.sum()
-    a, b = np.interp([lo, hi], cum, np.arange(len(mass)) + 0.5)
-    return float(b - a), float(a + b) / 2
-
-def preprocess_line(image, # path, PIL image or array of one line of text, any size, any polarity
-                    invert: bool | None = None, # see `ink_on_black`
-                    height: int = LINE_HEIGHT, # output height (the network's input height)
-                    core_height: float | None = None, # rows the ink's core is scaled to (default: 6.7 × height / 28)
-                    margin: int = LINE_MARGIN, # black columns left and right of the ink
-                    stroke: float = LINE_STROKE, # thinner strokes are thickened to this pen width (output pixels)
-                   ) -> np.ndarray: # uint8 (height, W), white on black
-    "A line image the way a line model saw its training data: the ink's core scaled and placed as in training."
-    from PIL import Image
-    core_height = core_height or LINE_CORE_HEIGHT * height / LINE_HEIGHT
-    if not 0 < core_height < height: raise ValueError(f"need 0 < core_height < height, got {core_height}, {height}")
-    ink = ink_on_black(load_image(image), invert)
-    t, b, l, r = ink_box(ink)
-    crop = ink[t:b, l:r]
-    h, c = ink_core(crop)
-    scale = max(h, 0.5) / core_height                                    # source pixels per output pixel
-    crop = _thicken_to(np.pad(crop, 2), stroke, scale)[2:-2, 2:-2]
-    if scale > 1.5: crop = ndi.gaussian_filter(crop, 0.4 * scale)        # antialias before shrinking
-    w, hh = max(1, round(crop.shape[1] / scale)), max(1, round(crop.shape[0] / scale))
-    small = np.asarray(Image.fromarray(crop).resize((w, hh), Image.BILINEAR), np.float32)
-    small = small / max(float(small.max()), 1e-6)
-    out = np.zeros((height, w + 2 * margin), np.float32)
-    top = int(round(LINE_CORE_CENTRE * height / LINE_HEIGHT - c / scale))  # row of the crop's first row
-    s0, d0 = max(0, -top), max(0, top)
-    n = max(0, min(hh - s0, height - d0))                                # rows that fit (tall flourishes are cut)
-    out[d0:d0 + n, margin:margin + w] = small[s0:s0 + n]
-    return np.round(out * 255).astype(np.uint8)
+# %% ../nbs/50_predict.ipynb #b3c273ef
+from .preprocess import (BlankImageError, load_image, ink_on_black, ink_box, preprocess_character, ink_core, preprocess_line,
+                            CHAR_SIZE, CHAR_PAD, CHAR_STROKE, LINE_HEIGHT, LINE_CORE_HEIGHT, LINE_MARGIN, LINE_STROKE)
 
 # %% ../nbs/50_predict.ipynb #bece603d
 WEIGHTS_DIR = Path(__file__).resolve().parent/'weights' if '__file__' in globals() else Path('../hwr/weights').resolve()
@@ -360,9 +192,9 @@ class LinePredictor(_Predictor):
 RECIPES = {
     'char': {'model': 'CharacterModel', 'dataset': 'SyntheticCharactersDataset', 'dataset_args': {},
              'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 6}},
-    'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {},
-             'network': 'crnn', 'network_args': {},
-             'train_args': {'batch_size': 32, 'epochs': 5, 'validation_fraction': 0.05, 'lr_decay': True}},
+    'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000},
+             'network': 'crnn', 'network_args': {'lstm_layers': 2},
+             'train_args': {'batch_size': 16, 'epochs': 4, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True}},
 }
 
 def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
@@ -407,6 +239,17 @@ def evaluate_shipped_weights(kind: str, # 'char' or 'line'
     _weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
     return info['metrics']
 
+def _check_recorded_fonts(kind: str, out_dir: Path):
+    "Before retraining over weights whose JSON lists fonts: every one of them must be available, or say which are missing and how to get them."
+    info_path = out_dir/f"{SHIPPED[kind]}.json"
+    if not info_path.exists(): return
+    fonts = json.loads(info_path.read_text()).get('fonts') or {}
+    from hwr.data.fonts import check_fonts_available
+    try: check_fonts_available(list(fonts))
+    except (ValueError, LookupError, FileNotFoundError, ImportError) as e:
+        raise RuntimeError(f"the weights in {out_dir} were trained on {len(fonts)} fonts and some are missing here, so a retrain "
+                           f"would draw other data:\n{e}") from None
+
 def train_shipped_weights(kind: str, # 'char' or 'line'
                           out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
                           epochs: int | None = None, # override the recipe's epochs
@@ -425,6 +268,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     if epochs is not None: r['train_args']['epochs'] = int(epochs)
     r['network_args'] = full_network_args(r['network'], r['network_args'])
     out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
+    _check_recorded_fonts(kind, out_dir)
     t0 = time.time()
     model = get_model_class(r['model'])(r['dataset'], r['network'], r['dataset_args'], r['network_args'])
     before = None
@@ -456,7 +300,9 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
             'params': int(net.count_params()),
             'trained_with': {'hwr': hwr.__version__, 'keras': keras.__version__, 'tensorflow': tf.__version__,
                              'python': platform.python_version(), 'machine': platform.machine()},
-            'retrain': RETRAIN.format(kind=kind)}
+            'retrain': RETRAIN.format(kind=kind),
+            'fonts': dict(kv.split('=', 1) for kv in model.data.attrs.get('fonts_sha256', '').split(',') if kv),
+            'corpus': model.data.attrs.get('corpus_source', model.data.attrs.get('corpus'))}
     if before is not None: info['continued_from'] = before
     info_path = out_dir/f"{SHIPPED[kind]}.json"
     info_path.write_text(json.dumps(info, indent=1))

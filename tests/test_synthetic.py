@@ -8,20 +8,22 @@ from hwr.data.base import get_dataset
 
 _SNIPPET = r'''
 import hashlib, json, sys
-from hwr.data.synthetic import synthetic_characters, synthetic_lines
+from hwr.data.synthetic import synthetic_characters, synthetic_lines, ink_lines
 x, y = synthetic_characters(237, ['caveat', 'zeyada', 'permanent_marker'], seed=5)
 lx, _, _ = synthetic_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5)
+ix, _, _, _ = ink_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5, workers=1)
 print(json.dumps({'chars': hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
-                  'lines': hashlib.sha256(lx.tobytes()).hexdigest(),
+                  'lines': hashlib.sha256(lx.tobytes() + ix.tobytes()).hexdigest(),
                   'tensorflow': 'tensorflow' in sys.modules}))
 '''
 
 
 def _digests():
-    from hwr.data.synthetic import synthetic_characters, synthetic_lines
+    from hwr.data.synthetic import synthetic_characters, synthetic_lines, ink_lines
     x, y = synthetic_characters(237, ['caveat', 'zeyada', 'permanent_marker'], seed=5)
     lx, _, _ = synthetic_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5)
-    return hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(), hashlib.sha256(lx.tobytes()).hexdigest()
+    ix, _, _, _ = ink_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5, workers=2, chunk=1)
+    return hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(), hashlib.sha256(lx.tobytes() + ix.tobytes()).hexdigest()
 
 
 def test_same_seed_same_bytes_in_a_fresh_process():
@@ -39,7 +41,8 @@ def test_embedded_datasets_from_config(data_root):
     assert np.bincount(chars.y_test, minlength=80)[:79].tolist() == [1] * 79
     lines = get_dataset('SyntheticLinesDataset', {'num_train': 8, 'num_test': 4, 'max_length': 24})
     lines.load_or_generate_data()
-    assert lines.x_train.shape == (8, 28, 240) and lines.y_test.shape == (4, 24)
+    assert lines.x_train.shape == (8, 64, 560) and lines.y_test.shape == (4, 24)   # 'ink' lines, 64 px high
+    assert lines.w_train.shape == (8,) and (lines.w_train <= 560).all() and lines.attrs['style'] == 'ink'
     assert sorted(p.name for p in (data_root/'processed').iterdir()) == sorted([chars.processed_path.name, lines.processed_path.name])
     digits = get_dataset('MnistDigitsDataset', {'num_train': 20}).load_or_generate_data()
     assert digits.x_train.shape == (20, 28, 28) and len(digits.x_test) == 4980

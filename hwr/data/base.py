@@ -133,6 +133,9 @@ def make_tf_dataset(x, # images (N, ...): uint8 (scaled to [0, 1]) or float alre
                     seed: int = 0,
                     indices: np.ndarray | None = None, # use only these rows (e.g. a validation split)
                     drop_remainder: bool = False, # drop a last, smaller batch
+                    widths=None, # (N,) width of the content of each (N, H, W) line image: every batch is cut to its widest line
+                    bucket: int = 32, # with `widths` and `shuffle`: batches are made from pools of this many batches sorted by width
+                    augment=None, # a function applied to every image batch (float32, in the graph): fresh random draws every epoch
                    ):
     "A prefetched `tf.data.Dataset` of (float32 image batches, labels), gathered from in-memory arrays by (shuffled) index."
     import tensorflow as tf
@@ -141,14 +144,29 @@ def make_tf_dataset(x, # images (N, ...): uint8 (scaled to [0, 1]) or float alre
     y_t = None if y is None else (y if isinstance(y, tf.Tensor) else tf.constant(np.asarray(y)))
     if y_t is not None and y_t.shape[0] != x_t.shape[0]:
         raise ValueError(f"x has {x_t.shape[0]} rows but y has {y_t.shape[0]}")
+    w_t = None
+    if widths is not None:
+        widths = np.asarray(widths, np.int32)
+        if widths.shape != (x_t.shape[0],) or len(x_t.shape) != 3:
+            raise ValueError(f"widths must have one entry per image of an (N, H, W) array: got {widths.shape} for x of shape {tuple(x_t.shape)}")
+        w_t = tf.constant(widths)
     idx = np.arange(x_t.shape[0]) if indices is None else np.asarray(indices)
     ds = tf.data.Dataset.from_tensor_slices(idx.astype(np.int64))
     if shuffle: ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if w_t is not None and shuffle and bucket > 1:   # lines of similar width share a batch: less black padding to compute on
+        def by_width(pool):
+            pool = tf.gather(pool, tf.argsort(tf.gather(w_t, pool)))
+            return tf.data.Dataset.from_tensor_slices(pool).batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.batch(batch_size * bucket).flat_map(by_width).shuffle(bucket, seed=seed, reshuffle_each_iteration=True)
+    else: ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     scale = x_t.dtype == tf.uint8
     def gather(i):
         xb = tf.cast(tf.gather(x_t, i), tf.float32)
         if scale: xb = xb / 255.0
+        if w_t is not None:                          # cut to the widest line, rounded up to 16 columns
+            w = tf.minimum((tf.reduce_max(tf.gather(w_t, i)) + 15) // 16 * 16, tf.shape(xb)[2])
+            xb = xb[:, :, :w]
+        if augment is not None: xb = augment(xb)
         return xb if y_t is None else (xb, tf.gather(y_t, i))
     return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

@@ -14,43 +14,38 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage as ndi
 
 from .base import MAPPING, BLANK
+from .fonts import FONT_PACKAGES, available_fonts, font_names, font_path, font_problems, check_fonts_available
 
 # %% auto #0
-__all__ = ['FONT_PACKAGES', 'CHARS', 'FONT_EXCLUDES', 'list_fonts', 'check_fonts', 'font_file', 'load_font', 'missing_chars',
-           'render_char', 'font_chars', 'stroke_width', 'thicken', 'font_stroke_width', 'emnist_frame', 'GlyphBank',
-           'fit_in_box', 'extreme_points', 'glyph_bank', 'random_affine', 'render_glyphs', 'LineFont', 'line_font',
-           'render_lines']
+__all__ = ['CHARS', 'FONT_EXCLUDES', 'list_fonts', 'check_fonts', 'font_file', 'load_font', 'missing_chars', 'render_char',
+           'font_chars', 'stroke_width', 'thicken', 'font_stroke_width', 'emnist_frame', 'GlyphBank', 'fit_in_box',
+           'extreme_points', 'glyph_bank', 'random_affine', 'render_glyphs', 'LineFont', 'line_font', 'render_lines']
 
 # %% ../../nbs/03_data.render.ipynb #1826564c
-FONT_PACKAGES = {
-    'caveat': 'fontpkg_caveat', 'dancing_script': 'fontpkg_dancing_script', 'delius': 'fontpkg_delius',
-    'indie_flower': 'fontpkg_indie_flower', 'kalam': 'fontpkg_kalam', 'permanent_marker': 'fontpkg_permanent_marker',
-    'shadows_into_light': 'fontpkg_shadows_into_light', 'zeyada': 'fontpkg_zeyada',
-}
 CHARS = [c for c in MAPPING if c != BLANK]  # the 79 writable characters (space included)
 
 def list_fonts() -> list[str]:
-    "Short names of the handwriting fonts hwr knows."
-    return list(FONT_PACKAGES)
+    "Short names of the handwriting fonts available here: PyPI packages, downloaded families, system fonts (see `hwr.data.fonts`)."
+    return sorted(available_fonts())
 
 def check_fonts(fonts) -> tuple[str, ...]:
-    "`fonts` as a tuple, with a clear error for unknown names."
+    "`fonts` as a tuple, with a clear error naming any font that is not available and how to get it."
     fonts = (fonts,) if isinstance(fonts, str) else tuple(fonts)
-    bad = [f for f in fonts if f not in FONT_PACKAGES]
-    if bad: raise ValueError(f"unknown font(s) {bad}; valid names: {', '.join(FONT_PACKAGES)}")
     if not fonts: raise ValueError("need at least one font")
+    known = set(font_names())
+    bad = [f for f in fonts if f not in known]
+    if bad:
+        import difflib
+        hints = {f: difflib.get_close_matches(f, sorted(known), 3) for f in bad}
+        raise ValueError(f"unknown font(s) {bad}" + ''.join(f"; for {f!r} did you mean {', '.join(h)}?" for f, h in hints.items() if h)
+                         + f"; valid names: {', '.join(list_fonts())} (available here; `hwr.data.fonts.font_names()` lists all {len(known)})")
+    check_fonts_available(fonts)
     return fonts
 
 def font_file(name: str) -> Path:
-    "The .ttf file of font `name` (the regular weight where a family ships several)."
+    "The font file of font `name` (the regular weight where a family ships several)."
     check_fonts(name)
-    try: pkg = importlib.import_module(FONT_PACKAGES[name])
-    except ImportError:
-        raise ImportError(f"font {name!r} needs the package {FONT_PACKAGES[name].replace('_', '-')}: "
-                          f"pip install {FONT_PACKAGES[name].replace('_', '-')}") from None
-    files = sorted((Path(pkg.ROOT)/'files').glob('*.ttf'))
-    if not files: raise FileNotFoundError(f"no .ttf file under {pkg.ROOT}/files")
-    return ([f for f in files if 'Regular' in f.name] or files)[0]
+    return font_path(name)
 
 @lru_cache(maxsize=64)
 def load_font(name: str, # a name from `list_fonts()`
@@ -85,9 +80,17 @@ def render_char(font: str, # a name from `list_fonts()`
 # %% ../../nbs/03_data.render.ipynb #82f16190
 FONT_EXCLUDES = {'permanent_marker': frozenset('abcdefghijklmnopqrstuvwxyz')}  # small capitals, not lower case
 
+@lru_cache(maxsize=None)
+def _font_skips(font: str) -> frozenset:
+    "Characters `font` is not used for: `FONT_EXCLUDES`, those it has no glyph for, and lower case when it only has capitals."
+    p = font_problems(font)
+    lower = frozenset('abcdefghijklmnopqrstuvwxyz') if p.get('caps_only') else frozenset()
+    return frozenset(FONT_EXCLUDES.get(font, ())) | frozenset(p.get('missing', '')) | lower
+
 def font_chars(font: str, chars=CHARS) -> list[str]:
-    "The characters of `chars` that `font` is used for (see `FONT_EXCLUDES`)."
-    return [c for c in chars if c not in FONT_EXCLUDES.get(font, ())]
+    "The characters of `chars` that `font` is used for (see `FONT_EXCLUDES` and `hwr.data.fonts.font_problems`)."
+    skip = _font_skips(font)
+    return [c for c in chars if c not in skip]
 
 # %% ../../nbs/03_data.render.ipynb #85c1c44d
 def stroke_width(mask: np.ndarray) -> float:

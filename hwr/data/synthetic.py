@@ -4,21 +4,39 @@
 
 # %% ../../nbs/04_data.synthetic.ipynb #8adf4a91
 from __future__ import annotations
-import zlib
+import os, zlib
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
 
 import numpy as np
 
 from .base import Dataset, MAPPING, CHAR_TO_INDEX, BLANK_INDEX, encode, decode
-from .render import (CHARS, FONT_PACKAGES, check_fonts, font_chars, glyph_bank, render_glyphs, render_lines)
-from .corpus import load_corpus, sample_lines
+from .render import (CHARS, check_fonts, font_chars, glyph_bank, render_glyphs, render_lines, list_fonts)
+from .corpus import load_corpus, sample_lines, corpus_source, DEFAULT_CORPUS
+from .ink import InkStyle, draw_line
+from .fonts import font_sha256
+from ..preprocess import preprocess_line, BlankImageError
 
 # %% auto #0
-__all__ = ['DEFAULT_TEST_FONTS', 'RENDER_VERSION', 'char_classes', 'synthetic_characters', 'SyntheticCharactersDataset',
-           'synthetic_lines', 'SyntheticLinesDataset']
+__all__ = ['DEFAULT_TEST_FONTS', 'RENDER_VERSION', 'default_train_fonts', 'resolve_fonts', 'fonts_record', 'char_classes',
+           'synthetic_characters', 'SyntheticCharactersDataset', 'synthetic_lines', 'ink_lines',
+           'SyntheticLinesDataset']
 
 # %% ../../nbs/04_data.synthetic.ipynb #85c97e6b
 DEFAULT_TEST_FONTS = ('kalam',)
-RENDER_VERSION = 1  # bump when rendering changes, so old caches are not reused
+RENDER_VERSION = 2  # bump when rendering changes, so old caches are not reused
+
+def default_train_fonts(test_fonts=DEFAULT_TEST_FONTS) -> tuple[str, ...]:
+    "Every handwriting font available here (see `hwr.data.fonts`) except the held-out `test_fonts`."
+    return tuple(f for f in list_fonts() if f not in set(test_fonts))
+
+def resolve_fonts(fonts, test_fonts=DEFAULT_TEST_FONTS) -> tuple[str, ...]:
+    "`fonts` checked, with `None` or `'all'` meaning `default_train_fonts(test_fonts)`."
+    return default_train_fonts(test_fonts) if fonts is None or fonts == 'all' else check_fonts(fonts)
+
+def fonts_record(fonts) -> dict[str, str]:
+    "Name -> sha256 of the font file of each of `fonts`: what a dataset (and weights trained on it) was drawn from."
+    return {f: font_sha256(f) for f in fonts}
 
 def char_classes(include_space: bool = True) -> list[str]:
     "The characters a synthetic character dataset draws (all writable characters, space optional)."
@@ -33,7 +51,7 @@ def synthetic_characters(num: int, # how many images
                         ) -> tuple[np.ndarray, np.ndarray]: # x (num, 28, 28) uint8, y (num,) int32
     "`num` class-balanced synthetic characters in `fonts`, labels indexing `MAPPING`."
     fonts, chars = check_fonts(fonts), char_classes(include_space)
-    bank, rng = glyph_bank(), np.random.default_rng([seed, num])
+    bank, rng = glyph_bank(tuple(sorted(set(fonts)))), np.random.default_rng([seed, num])
     labels = rng.permutation(np.arange(num) % len(chars))
     index = np.full(num, -1)
     for k, c in enumerate(chars):
@@ -57,14 +75,14 @@ class SyntheticCharactersDataset(Dataset):
                  num_train: int = 80_000, # training images (classes balanced)
                  num_test: int = 16_000, # test images, drawn only from `test_fonts`
                  test_fonts: tuple = DEFAULT_TEST_FONTS, # fonts kept for the test split
-                 train_fonts: tuple | None = None, # fonts for training (default: all others)
+                 train_fonts: tuple | str | None = None, # fonts for training (None or 'all': every available font but the test fonts)
                  include_space: bool = True, # keep space as an (empty) class
                  subsample_fraction: float | None = None, # keep a random fraction of each split
                  seed: int = 0, # generation, subsampling and shuffling seed
                 ):
         super().__init__(subsample_fraction, seed)
         self.test_fonts = check_fonts(test_fonts)
-        self.train_fonts = check_fonts(train_fonts) if train_fonts is not None else tuple(f for f in FONT_PACKAGES if f not in self.test_fonts)
+        self.train_fonts = resolve_fonts(train_fonts, self.test_fonts)
         if set(self.train_fonts) & set(self.test_fonts):
             raise ValueError(f"train_fonts and test_fonts overlap: {sorted(set(self.train_fonts) & set(self.test_fonts))}; "
                              "keep test fonts out of training so test accuracy measures an unseen hand")
@@ -81,6 +99,7 @@ class SyntheticCharactersDataset(Dataset):
         x_train, y_train = synthetic_characters(self.num_train, self.train_fonts, self.seed, self.include_space)
         x_test, y_test = synthetic_characters(self.num_test, self.test_fonts, self.seed + 1_000_003, self.include_space)
         attrs = {'train_fonts': ','.join(self.train_fonts), 'test_fonts': ','.join(self.test_fonts),
+                 'fonts_sha256': ','.join(f'{k}={v}' for k, v in fonts_record(self.train_fonts + self.test_fonts).items()),
                  'render_version': RENDER_VERSION}
         return {'x_train': x_train, 'y_train': y_train, 'x_test': x_test, 'y_test': y_test}, attrs
 
@@ -104,25 +123,84 @@ def synthetic_lines(texts: list[str], # one text per line
         squeezed += int((hx < style.get('stretch', (0.85,))[0] - 1e-6).sum())
     return x, line_fonts, squeezed / max(len(texts), 1)
 
+# %% ../../nbs/04_data.synthetic.ipynb #196f5439
+def _ink_chunk(job) -> list[np.ndarray]:
+    "Draw and preprocess one chunk of lines (runs in a worker process)."
+    texts, fonts, seed, height, style, others = job
+    rng, out = np.random.default_rng(seed), []
+    for k, (t, f) in enumerate(zip(texts, fonts)):
+        for attempt in range(3):
+            try:
+                scan = draw_line(t, f, rng, style, neighbour_texts=(others[(k * 7) % len(others)], others[(k * 7 + 3) % len(others)]))
+                out.append(preprocess_line(scan, invert=True, height=height)); break
+            except BlankImageError:
+                if attempt == 2: raise
+    return out
+
+def ink_lines(texts: list[str], # one text per line
+              fonts, # fonts to cycle through (shuffled, balanced)
+              seed: int = 0,
+              height: int = 64, # output height (the network's input height)
+              width: int | None = None, # output width (default: the widest line)
+              style: InkStyle = InkStyle(),
+              workers: int | None = None, # processes (default: one per CPU; 1: this process)
+              chunk: int = 200, # lines per job
+             ) -> tuple[np.ndarray, np.ndarray, list[str], float]: # images (N, height, width) uint8, widths (N,), fonts used, fraction squeezed
+    "Draw `texts` as handwritten-looking scans and preprocess them like real lines; deterministic for `seed`."
+    from PIL import Image
+    fonts = check_fonts(fonts)
+    rng = np.random.default_rng([seed, len(texts)])
+    line_fonts = [fonts[i] for i in rng.permutation(np.arange(len(texts)) % len(fonts))]
+    drawable = {f: set(font_chars(f)) for f in fonts}          # no tofu boxes, no small capitals for lower case
+    for i, t in enumerate(texts):
+        if not set(t) <= drawable[line_fonts[i]]:
+            able = [f for f in fonts if set(t) <= drawable[f]]
+            if not able: raise ValueError(f"none of the fonts {fonts} draws every character of {t!r}")
+            line_fonts[i] = able[i % len(able)]
+    others = list(texts[:64]) or ['']
+    jobs = [(texts[s:s + chunk], line_fonts[s:s + chunk], [seed, len(texts), s], height, style, others)
+            for s in range(0, len(texts), chunk)]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        method = 'fork' if 'fork' in mp.get_all_start_methods() else 'spawn'   # fork: no re-import of the caller's script
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool: parts = list(pool.map(_ink_chunk, jobs))
+    else: parts = [_ink_chunk(j) for j in jobs]
+    imgs = [a for p in parts for a in p]
+    width = width or max((a.shape[1] for a in imgs), default=1)
+    x, widths, squeezed = np.zeros((len(imgs), height, width), np.uint8), np.zeros(len(imgs), np.int32), 0
+    for i, a in enumerate(imgs):
+        if a.shape[1] > width:
+            a = np.asarray(Image.fromarray(a).resize((width, height), Image.BILINEAR)); squeezed += 1
+        x[i, :, :a.shape[1]], widths[i] = a, a.shape[1]
+    return x, widths, line_fonts, squeezed / max(len(imgs), 1)
+
 # %% ../../nbs/04_data.synthetic.ipynb #00d0eead
 class SyntheticLinesDataset(Dataset):
-    "IAM-like lines of handwriting rendered from fonts; test lines use held-out sentences and fonts."
+    "IAM-like lines of handwriting drawn from fonts as scans and preprocessed like real lines; test lines use held-out sentences and fonts."
     def __init__(self,
                  num_train: int = 20_000, # training lines
                  num_test: int = 2_000, # test lines
-                 max_length: int = 32, # most characters per line (labels are padded to this)
-                 min_length: int = 12, # line lengths are drawn from [min_length, max_length]
-                 image_height: int = 28,
-                 image_width: int | None = None, # default 10 * max_length
+                 max_length: int | None = None, # most characters per line, labels padded to this (default: 64 for 'ink', 32 for 'clean')
+                 min_length: int | None = None, # line lengths are drawn from [min_length, max_length] (default: 8 for 'ink', 12 for 'clean')
+                 image_height: int | None = None, # default: 64 for 'ink', 28 for 'clean'
+                 image_width: int | None = None, # default: 0.36 × height × max_length for 'ink' (longer lines are squeezed), 10 × max_length for 'clean'
                  test_fonts: tuple = DEFAULT_TEST_FONTS, # fonts kept for the test split
-                 train_fonts: tuple | None = None, # default: all other fonts
-                 corpus: str = 'pydoc', # 'pydoc' (ships with Python) or 'brown' (needs NLTK and its data)
+                 train_fonts: tuple | str | None = None, # None or 'all': every available font but the test fonts
+                 corpus: str = DEFAULT_CORPUS, # where the text comes from (see `hwr.data.corpus.CORPORA`)
+                 style: str = 'ink', # 'ink': written-looking scans through `preprocess_line`; 'clean': the first renderer (`render_lines`)
+                 workers: int | None = None, # processes drawing 'ink' lines (default: one per CPU)
                  subsample_fraction: float | None = None, # keep a random fraction of each split
                  seed: int = 0, # generation, subsampling and shuffling seed
                 ):
         super().__init__(subsample_fraction, seed)
+        if style not in ('ink', 'clean'): raise ValueError(f"style must be 'ink' or 'clean', got {style!r}")
+        ink = style == 'ink'
+        max_length = max_length if max_length is not None else (64 if ink else 32)
+        min_length = min_length if min_length is not None else min(8 if ink else 12, max_length)
+        image_height = image_height if image_height is not None else (64 if ink else 28)
+        self.style, self.workers = style, workers
         self.test_fonts = check_fonts(test_fonts)
-        self.train_fonts = check_fonts(train_fonts) if train_fonts is not None else tuple(f for f in FONT_PACKAGES if f not in self.test_fonts)
+        self.train_fonts = resolve_fonts(train_fonts, self.test_fonts)
         if set(self.train_fonts) & set(self.test_fonts):
             raise ValueError(f"train_fonts and test_fonts overlap: {sorted(set(self.train_fonts) & set(self.test_fonts))}")
         if not 1 <= min_length <= max_length: raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
@@ -130,7 +208,8 @@ class SyntheticLinesDataset(Dataset):
         if image_height < 16: raise ValueError(f"image_height must be at least 16, got {image_height}")
         self.num_train, self.num_test, self.max_length, self.min_length = int(num_train), int(num_test), int(max_length), int(min_length)
         self.image_height, self.image_width, self.corpus = int(image_height), image_width, corpus
-        self.width = int(image_width) if image_width is not None else 10 * self.max_length
+        self.width = (int(image_width) if image_width is not None else
+                      16 * int(np.ceil(0.36 * self.image_height * self.max_length / 16)) if ink else 10 * self.max_length)
         self._sentences = None
 
     @property
@@ -143,21 +222,27 @@ class SyntheticLinesDataset(Dataset):
     def cache_name(self) -> str:
         fonts = f"{'+'.join(self.train_fonts)}_vs_{'+'.join(self.test_fonts)}"
         text = zlib.crc32('\n'.join(self.sentences['train'] + ['|'] + self.sentences['test']).encode())  # corpus content
-        return (f"synthetic_lines_v{RENDER_VERSION}_{self.num_train}_{self.num_test}_len{self.min_length}-{self.max_length}_"
+        return (f"synthetic_lines_v{RENDER_VERSION}_{self.style}_{self.num_train}_{self.num_test}_len{self.min_length}-{self.max_length}_"
                 f"{self.image_height}x{self.width}_{zlib.crc32(fonts.encode()):08x}_{self.corpus}-{text:08x}_seed{self.seed}")
 
     def _split(self, split: str, num: int, fonts, seed: int):
         texts = sample_lines(self.sentences[split], num, self.max_length, self.min_length, seed=seed)
-        x, _, squeezed = synthetic_lines(texts, fonts, seed, self.image_height, self.width)
+        if self.style == 'ink':
+            x, w, _, squeezed = ink_lines(texts, fonts, seed, self.image_height, self.width, workers=self.workers)
+        else:
+            x, _, squeezed = synthetic_lines(texts, fonts, seed, self.image_height, self.width)
+            w = np.full(len(x), self.width, np.int32)
         y = np.stack([encode(t, self.max_length) for t in texts])
-        return x, y, texts, squeezed
+        return x, y, texts, squeezed, w
 
     def _prepare(self):
-        x_train, y_train, text_train, sq_train = self._split('train', self.num_train, self.train_fonts, self.seed)
-        x_test, y_test, text_test, sq_test = self._split('test', self.num_test, self.test_fonts, self.seed + 1_000_003)
-        arrays = {'x_train': x_train, 'y_train': y_train, 'text_train': text_train,
-                  'x_test': x_test, 'y_test': y_test, 'text_test': text_test}
+        x_train, y_train, text_train, sq_train, w_train = self._split('train', self.num_train, self.train_fonts, self.seed)
+        x_test, y_test, text_test, sq_test, w_test = self._split('test', self.num_test, self.test_fonts, self.seed + 1_000_003)
+        arrays = {'x_train': x_train, 'y_train': y_train, 'text_train': text_train, 'w_train': w_train,
+                  'x_test': x_test, 'y_test': y_test, 'text_test': text_test, 'w_test': w_test}
         attrs = {'train_fonts': ','.join(self.train_fonts), 'test_fonts': ','.join(self.test_fonts), 'corpus': self.corpus,
+                 'style': self.style, 'corpus_source': corpus_source(self.corpus),
+                 'fonts_sha256': ','.join(f'{k}={v}' for k, v in fonts_record(self.train_fonts + self.test_fonts).items()),
                  'squeezed_fraction': (sq_train * self.num_train + sq_test * self.num_test) / (self.num_train + self.num_test),
                  'render_version': RENDER_VERSION}
         return arrays, attrs

@@ -50,6 +50,7 @@ class Model:
     metric_name: str = 'accuracy' # what `evaluate` returns
     jit_compile: bool | str = 'auto' # XLA: Keras' choice (on for GPUs, off on CPU, where it slows convolutions ~10×)
     learning_rate: float = 1e-3
+    augment = None # a function on float image batches for `fit(augment=True)` (see `LineModelCtc`)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -163,6 +164,7 @@ def _fit(self: Model,
          time_limit: float | None = None, # stop after this many seconds of training
          time_clock: str = 'wall', # 'wall', or 'cpu': this process's CPU seconds / CPUs (fair on a shared machine)
          lr_decay: bool = False, # anneal the learning rate to zero over the epochs (or the time limit)
+         augment: bool = False, # apply the model's `augment` to every training batch (fresh random draws every epoch)
          use_wandb: bool | None = None, # log to the active wandb run (None: if there is one)
          verbose: int | str = 'auto',
          seed: int | None = None, # for the validation split and shuffling (default: the dataset's seed)
@@ -182,9 +184,12 @@ def _fit(self: Model,
     x, y = tf.constant(data.x_train), tf.constant(data.y_train)
     own_val = validation_fraction > 0 and getattr(data, 'x_val', None) is not None and len(data.x_val) > 0
     if own_val: perm, n_val = np.arange(n), 0  # the dataset's own validation split replaces a held-out share
-    train_ds = make_tf_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]))
+    if augment and getattr(self, 'augment', None) is None: raise ValueError(f"{type(self).__name__} has no augment; train with augment=False")
+    w = getattr(data, 'w_train', None)             # line widths: batches are cut to their widest line
+    train_ds = make_tf_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]), widths=w,
+                               augment=self.augment if augment else None)
     val_ds = (make_tf_dataset(data.x_val, data.y_val, batch_size) if own_val else
-              make_tf_dataset(x, y, batch_size, indices=np.sort(perm[:n_val])) if n_val else None)
+              make_tf_dataset(x, y, batch_size, indices=np.sort(perm[:n_val]), widths=w) if n_val else None)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
     if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock))
     if time_limit: own.append(TimeLimit(time_limit, time_clock))

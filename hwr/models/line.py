@@ -15,7 +15,7 @@ from .base import Model
 
 # %% auto #0
 __all__ = ['DECODE_STRATEGIES', 'prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse', 'ctc_decode',
-           'LineModelCtc', 'CerCallback']
+           'augment_lines', 'LineModelCtc', 'CerCallback']
 
 # %% ../../nbs/23_models.line.ipynb #e4e142cb
 def _to_float(img) -> np.ndarray:
@@ -145,12 +145,33 @@ def ctc_decode(probs, # (N, frames, classes) softmax outputs of a CTC network
 def _backend() -> str:
     return keras.backend.backend()
 
+def augment_lines(x, # float32 batch (N, H, W) in [0, 1], white ink on black
+                  max_stretch: float = 0.15, # the batch's width is scaled by up to this much either way
+                  pen: float = 0.25, # chance each of thickening and of thinning the strokes by a pixel
+                  shift: int = 2, # the batch moves up or down by up to this many rows
+                  contrast: tuple = (0.6, 1.0), # range of each line's ink strength
+                  noise: float = 0.06, # most pixel noise (standard deviation)
+                 ):
+    "Fresh random changes to a batch of preprocessed lines, drawn again for every batch (TensorFlow ops, so it runs in the tf.data graph)."
+    import tensorflow as tf
+    n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+    u = tf.random.uniform([6])
+    nw = tf.maximum(tf.cast(tf.round(tf.cast(w, tf.float32) * (1 + max_stretch * (2 * u[0] - 1))), tf.int32), 16)
+    x = tf.image.resize(x[..., None], tf.stack([h, nw]))
+    x = tf.cond(u[1] < pen, lambda: tf.nn.max_pool2d(x, 3, 1, 'SAME'), lambda: x)          # a broader pen
+    x = tf.cond((u[2] < pen) & (u[1] >= pen), lambda: -tf.nn.max_pool2d(-x, [2, 1], 1, 'SAME'), lambda: x)  # a finer one
+    x = tf.roll(x, tf.cast(tf.round((2 * u[3] - 1) * shift), tf.int32), axis=1)
+    x = x[..., 0] * tf.random.uniform(tf.stack([n, 1, 1]), contrast[0], contrast[1])
+    x = x + tf.random.normal(tf.shape(x)) * tf.random.uniform(tf.stack([n, 1, 1]), 0, noise)
+    return tf.clip_by_value(x, 0, 1)
+
 class LineModelCtc(Model):
     "CTC line reader for variable-width lines: CTC loss, greedy or beam-search decoding; headline metric CER."
     metric_name = 'cer'
     jit_compile = False
     learning_rate = 3e-3
     decode_strategy = 'greedy' # default decoding for `evaluate` and `predict_*`
+    augment = staticmethod(augment_lines) # what `fit(augment=True)` applies to every training batch
     beam_width = 10
 
     def _shapes(self):
