@@ -1,6 +1,6 @@
 """What each change to the synthetic lines buys on real handwriting: a leave-one-out ablation.
 
-    python bench/bench_ablation.py [--budget 6] [--num-train 8000] [--parallel 2] [--only NAME ...] [--json PATH]
+    python bench/bench_ablation.py [--budget 5] [--num-train 4000] [--parallel 2] [--only NAME ...] [--json PATH]
 
 Every variant trains the shipped line recipe's network (`RECIPES['line']`, from random weights) on
 its own `SyntheticLinesDataset` of `--num-train` lines for `--budget` minutes, then reads the real
@@ -27,6 +27,7 @@ VARIANTS = {   # name -> (dataset arguments changed from the recipe's, what that
     'ink': ({'style': 'clean', 'image_width': 1488}, "the first renderer (clean glyphs, one jitter per line, no preprocessing) at 64 px"),
     'text': ({'corpus': 'pydoc'}, "Python's documentation instead of English prose"),
     'resolution': ({'image_height': 28}, "28-pixel lines instead of 64"),
+    'resolution48': ({'image_height': 48}, "48-pixel lines instead of 64"),
     'before': ({'style': 'clean', 'train_fonts': OLD_FONTS, 'corpus': 'pydoc', 'image_height': 28, 'max_length': 64,
                 'image_width': 640}, "all four undone: the first recipe's data"),
 }
@@ -36,8 +37,12 @@ def run_one(name: str, budget: float, num_train: int, out: Path) -> dict:
     "Train and score one variant in this process; writes and returns its result."
     from hwr.predict import train_shipped_weights, SHIPPED
     import bench_realink as rl
+    from hwr.predict import RECIPES
     args, undoes = VARIANTS[name]
-    dataset_args = {'num_train': num_train, 'num_test': 500, 'workers': 1, **args}
+    if name == 'recipe':     # a random share of the recipe's own lines (cached once the shipped weights were trained)
+        full = RECIPES['line']['dataset_args']
+        dataset_args = {**full, 'subsample_fraction': round(num_train / full['num_train'], 4), 'workers': 1}
+    else: dataset_args = {'num_train': num_train, 'num_test': 300, 'workers': 1, **args}
     with tempfile.TemporaryDirectory() as d:
         t0 = time.time()
         info = train_shipped_weights('line', d, dataset_args=dataset_args, max_minutes=budget, n_check=100, verbose=0)
@@ -58,8 +63,8 @@ def overall(res: dict, decoder: str) -> float | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description='Leave-one-out ablation of the line recipe on the real dev lines.')
-    ap.add_argument('--budget', type=float, default=6.0, help='training minutes per variant')
-    ap.add_argument('--num-train', type=int, default=8000)
+    ap.add_argument('--budget', type=float, default=5.0, help='training minutes per variant')
+    ap.add_argument('--num-train', type=int, default=4000)
     ap.add_argument('--parallel', type=int, default=2)
     ap.add_argument('--only', nargs='*', choices=list(VARIANTS))
     ap.add_argument('--json', default=None, help='write all results here')

@@ -84,3 +84,29 @@ def test_cli_errors(images):
     assert bad.returncode == 2 and '--beam' in bad.stderr
     bad = run(images/'A.png', '--weights', 'x.weights.h5')
     assert bad.returncode == 2 and '--model char or --model line' in bad.stderr
+
+
+@pytest.mark.parametrize('kind', ['char', 'line'])
+def test_shipped_weights_record_their_fonts(kind):
+    from hwr.data.fonts import font_names
+    info = weights_info(kind)
+    fonts = info['fonts']
+    assert len(fonts) >= 15 and 'kalam' in fonts, 'the training fonts and the held-out test font are recorded'
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in fonts.values()), 'each with the sha256 of its file'
+    assert set(fonts) <= set(font_names()), 'every recorded font is one hwr knows how to get'
+
+
+def test_retraining_with_missing_fonts_says_which_and_how(tmp_path):
+    from hwr.predict import train_shipped_weights
+    info = weights_info('line')
+    (tmp_path/f"{SHIPPED['line']}.json").write_text(json.dumps({**info, 'fonts': {'kalam': '0' * 64, 'reenie_beanie': '1' * 64,
+                                                                                 'no_such_font': '2' * 64}}))
+    env_dir = os.environ.get('HWR_FONTS_DIR')
+    os.environ['HWR_FONTS_DIR'] = str(tmp_path/'empty-fonts')         # no downloaded fonts here
+    try:
+        with pytest.raises(RuntimeError) as e: train_shipped_weights('line', tmp_path, epochs=1)
+    finally:
+        if env_dir is None: os.environ.pop('HWR_FONTS_DIR', None)
+        else: os.environ['HWR_FONTS_DIR'] = env_dir
+    msg = str(e.value)
+    assert 'reenie_beanie' in msg and 'download' in msg and "'no_such_font': unknown font" in msg and 'kalam' not in msg.split('\n', 1)[1]

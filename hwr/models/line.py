@@ -165,6 +165,15 @@ def augment_lines(x, # float32 batch (N, H, W) in [0, 1], white ink on black
     x = x + tf.random.normal(tf.shape(x)) * tf.random.uniform(tf.stack([n, 1, 1]), 0, noise)
     return tf.clip_by_value(x, 0, 1)
 
+def _subset_train(data, keep: np.ndarray):
+    "A shallow copy of `data` whose training arrays (every attribute ending in `_train`) keep only the rows `keep`."
+    import copy
+    sub, idx = copy.copy(data), np.flatnonzero(keep)
+    for k, v in vars(data).items():
+        if k.endswith('_train') and hasattr(v, '__len__') and not isinstance(v, str) and len(v) == len(keep):
+            setattr(sub, k, [v[i] for i in idx] if isinstance(v, list) else v[idx])
+    return sub
+
 class LineModelCtc(Model):
     "CTC line reader for variable-width lines: CTC loss, greedy or beam-search decoding; headline metric CER."
     metric_name = 'cer'
@@ -181,12 +190,31 @@ class LineModelCtc(Model):
     def loss(self): return ctc_loss_sparse if _backend() == 'tensorflow' else ctc_loss
 
     def fit(self, dataset=None, *args, **kw):
-        "`Model.fit`, after checking that no training line has an empty label (CTC cannot learn from one)."
+        "`Model.fit`, after checking that no training line has an empty label and leaving out lines too narrow for their text (CTC cannot learn from either)."
         data = dataset if dataset is not None else self.data
         if data.x_train is None: data.load_or_generate_data()
         empty = np.flatnonzero((np.asarray(data.y_train) != BLANK_INDEX).sum(1) == 0)
         if len(empty): raise ValueError(f"{len(empty)} training lines have empty labels (e.g. row {empty[0]}); drop them before training with CTC")
+        keep, why = self.lines_that_fit(data, shrink=1 - 0.15 if kw.get('augment') else 1.0)
+        if not keep.all():
+            print(f"leaving out {int((~keep).sum())} of {len(keep)} training lines too narrow for their text ({why})")
+            data = _subset_train(data, keep)
         return super().fit(data, *args, **kw)
+
+    def lines_that_fit(self, data, shrink: float = 1.0) -> tuple[np.ndarray, str]:
+        "Which training lines give the network at least one frame per character plus one per repeat (at `shrink` × their width), and an example of one that does not."
+        from ..networks.line import output_frames
+        y = np.asarray(data.y_train)
+        need = (y != BLANK_INDEX).sum(1) + ((y[:, 1:] == y[:, :-1]) & (y[:, 1:] != BLANK_INDEX)).sum(1)
+        w = getattr(data, 'w_train', None)
+        w = np.full(len(y), data.x_train.shape[2]) if w is None else np.asarray(w)
+        fixed = _fixed_width(self.network)
+        cols = np.full(len(y), fixed) if fixed else np.maximum(16, (np.floor(w * shrink) // 16 * 16).astype(int))
+        frames = {c: output_frames(self.network, int(c)) for c in np.unique(cols)}
+        have = np.array([frames[c] for c in cols])
+        keep = need <= have
+        bad = np.flatnonzero(~keep)
+        return keep, (f"e.g. row {bad[0]}: {need[bad[0]]} frames needed, {have[bad[0]]} given" if len(bad) else '')
     def metrics(self) -> list: return []
 
     def _decode_args(self, strategy, beam_width):
