@@ -11,7 +11,7 @@ import hashlib, json, sys
 from hwr.data.synthetic import synthetic_characters, synthetic_lines, ink_lines
 x, y = synthetic_characters(237, ['caveat', 'zeyada', 'permanent_marker'], seed=5)
 lx, _, _ = synthetic_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5)
-ix, _, _, _ = ink_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5, workers=1)
+ix, _, _, _ = ink_lines(['a line of text', 'Another one, 42!'], ['delius', 'kalam'], seed=5, workers=1, chunk=1)
 print(json.dumps({'chars': hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest(),
                   'lines': hashlib.sha256(lx.tobytes() + ix.tobytes()).hexdigest(),
                   'tensorflow': 'tensorflow' in sys.modules}))

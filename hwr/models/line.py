@@ -203,7 +203,7 @@ class LineModelCtc(Model):
 
     def lines_that_fit(self, data, shrink: float = 1.0) -> tuple[np.ndarray, str]:
         "Which training lines give the network at least one frame per character plus one per repeat (at `shrink` × their width), and an example of one that does not."
-        from ..networks.line import output_frames
+        from hwr.networks.line import output_frames
         y = np.asarray(data.y_train)
         need = (y != BLANK_INDEX).sum(1) + ((y[:, 1:] == y[:, :-1]) & (y[:, 1:] != BLANK_INDEX)).sum(1)
         w = getattr(data, 'w_train', None)
