@@ -34,9 +34,9 @@ def resolve_fonts(fonts, test_fonts=DEFAULT_TEST_FONTS) -> tuple[str, ...]:
     "`fonts` checked, with `None` or `'all'` meaning `default_train_fonts(test_fonts)`."
     return default_train_fonts(test_fonts) if fonts is None or fonts == 'all' else check_fonts(fonts)
 
-def fonts_record(fonts) -> dict[str, str]:
-    "Name -> sha256 of the font file of each of `fonts`: what a dataset (and weights trained on it) was drawn from."
-    return {f: font_sha256(f) for f in fonts}
+def fonts_record(fonts) -> str:
+    "'name=sha256,...' for the font file of each of `fonts`: what a dataset (and weights trained on it) was drawn from, as a cache attribute."
+    return ','.join(f'{f}={font_sha256(f)}' for f in fonts)
 
 def char_classes(include_space: bool = True) -> list[str]:
     "The characters a synthetic character dataset draws (all writable characters, space optional)."
@@ -123,7 +123,7 @@ class SyntheticCharactersDataset(Dataset):
         x_train, y_train = synthetic_characters(self.num_train, self.train_fonts, self.seed, self.include_space, self.class_weights)
         x_test, y_test = synthetic_characters(self.num_test, self.test_fonts, self.seed + 1_000_003, self.include_space)
         attrs = {'train_fonts': ','.join(self.train_fonts), 'test_fonts': ','.join(self.test_fonts),
-                 'fonts_sha256': ','.join(f'{k}={v}' for k, v in fonts_record(self.train_fonts + self.test_fonts).items()),
+                 'fonts_sha256': fonts_record(self.train_fonts + self.test_fonts),
                  'render_version': RENDER_VERSION}
         return {'x_train': x_train, 'y_train': y_train, 'x_test': x_test, 'y_test': y_test}, attrs
 
@@ -266,7 +266,7 @@ class SyntheticLinesDataset(Dataset):
                   'x_test': x_test, 'y_test': y_test, 'text_test': text_test, 'w_test': w_test}
         attrs = {'train_fonts': ','.join(self.train_fonts), 'test_fonts': ','.join(self.test_fonts), 'corpus': self.corpus,
                  'style': self.style, 'corpus_source': corpus_source(self.corpus),
-                 'fonts_sha256': ','.join(f'{k}={v}' for k, v in fonts_record(self.train_fonts + self.test_fonts).items()),
+                 'fonts_sha256': fonts_record(self.train_fonts + self.test_fonts),
                  'squeezed_fraction': (sq_train * self.num_train + sq_test * self.num_test) / (self.num_train + self.num_test),
                  'render_version': RENDER_VERSION}
         return arrays, attrs
