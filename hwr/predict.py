@@ -194,7 +194,8 @@ RECIPES = {
              'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 10}},
     'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000},
              'network': 'crnn', 'network_args': {'lstm_layers': 2},
-             'train_args': {'batch_size': 16, 'epochs': 4, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True}},
+             'train_args': {'batch_size': 16, 'epochs': 3, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True},
+             'max_minutes': 75},   # the time budget on a two-core CPU (data generation and scoring add about 15 minutes)
 }
 
 def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
@@ -254,7 +255,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
                           epochs: int | None = None, # override the recipe's epochs
                           dataset_args: dict | None = None, # override some dataset arguments (e.g. a smaller num_train)
-                          max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it)
+                          max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
                           verbose: int = 2,
@@ -264,6 +265,8 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     from hwr.networks.base import build_network
     if kind not in RECIPES: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(RECIPES)}")
     r = copy.deepcopy(RECIPES[kind])
+    recipe_minutes = r.pop('max_minutes', None)
+    max_minutes = recipe_minutes if max_minutes is None else (max_minutes or None)
     r['dataset_args'].update(dataset_args or {})
     if epochs is not None: r['train_args']['epochs'] = int(epochs)
     r['network_args'] = full_network_args(r['network'], r['network_args'])

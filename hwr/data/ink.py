@@ -79,7 +79,7 @@ class InkStyle:
     advance_jitter: float = 0.06     # relative jitter of every advance
     word_space: tuple = (0.6, 1.6)   # word spacing factor
     slant: tuple = (-0.2, 0.45)      # line slant: x shift per unit height above the baseline (> 0 leans right)
-    stretch: tuple = (0.8, 1.2)      # horizontal scale of the whole line
+    stretch: tuple = (0.85, 1.45)    # horizontal scale of the whole line (handwriting runs wider than most fonts)
     curve: float = 0.25              # baseline curve amplitude, fraction of the x-height
     elastic: float = 0.10            # elastic warp amplitude, fraction of the x-height
     pen: tuple = (0.06, 0.22)        # stroke width, fraction of the x-height (log-uniform)

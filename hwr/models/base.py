@@ -203,8 +203,11 @@ def _fit(self: Model,
     if use_wandb is not False and run is not None:
         from wandb.integration.keras import WandbMetricsLogger
         if not any(isinstance(c, WandbMetricsLogger) for c in callbacks): callbacks.append(WandbMetricsLogger(log_freq='epoch'))
-    return self.network.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose,
-                            shuffle=False)  # train_ds reshuffles itself every epoch
+    import warnings
+    with warnings.catch_warnings():  # batches cut by width vary in number from epoch to epoch: not a dataset running dry
+        warnings.filterwarnings('ignore', message='Your input ran out of data')
+        return self.network.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose,
+                                shuffle=False)  # train_ds reshuffles itself every epoch
 
 Model.fit = _fit
 
