@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_util.ipynb #c4691cd2
 from __future__ import annotations
-import hashlib, http.client, os, tempfile, urllib.error, urllib.request
+import hashlib, http.client, os, re, tempfile, time, urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -46,53 +46,132 @@ def _manual_hint(dest: Path, urls: Sequence[str], sha256: str | None) -> str:
     if sha256: hint += f"\n(its sha256 must be {sha256})."
     return hint
 
+# %% ../nbs/00_util.ipynb #4614e5da
+def _url_scheme(url: str) -> str:
+    "The scheme of `url`, which must be https or http."
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ('https', 'http'):
+        raise DownloadError(f"only https:// (or plain http://) URLs are downloaded, not "
+                            f"{scheme + '://' if scheme else 'a URL without a scheme'}; fix the URL")
+    return scheme
+
+class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
+    "Follow a redirect only when it keeps the scheme: https never drops to http, http never switches."
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old, new = urllib.parse.urlsplit(req.full_url).scheme.lower(), urllib.parse.urlsplit(newurl).scheme.lower()
+        if new != old:
+            fp.close()
+            why = 'would send the file unencrypted' if old == 'https' else 'is not the scheme of the URL given'
+            raise DownloadError(f"refused the redirect from {req.full_url} to {newurl}: {old}:// to {new}:// {why}. "
+                                f"If you trust the new address, use it as the URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+def _pid_running(pid: int) -> bool:
+    "Whether a process with this pid runs on this machine (assumed so where we cannot tell)."
+    if pid <= 0: return False
+    if os.name == 'nt': return True  # os.kill(pid, 0) would terminate it on Windows
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True  # PermissionError: it exists, another user's
+    return True
+
+_PART = re.compile(r'(?:(\d+)-)?[A-Za-z0-9_]+\.part')  # after ".<name>.": "<pid>-<random>.part" (older: "<random>.part")
+
+def _clean_stale_parts(dest: Path, # the file being downloaded
+                       quiet_for: float = 600, # seconds without a write after which a part is abandoned
+                      ) -> list[Path]: # what was deleted
+    "Delete `.<name>.<pid>-*.part` files that killed downloads of `dest` left: their process is gone, or they went quiet."
+    prefix, gone = f'.{dest.name}.', []
+    try: entries = list(os.scandir(dest.parent))
+    except OSError: return gone
+    for e in entries:
+        m = _PART.fullmatch(e.name[len(prefix):]) if e.name.startswith(prefix) else None
+        if m is None: continue
+        try: age = time.time() - e.stat(follow_symlinks=False).st_mtime
+        except OSError: continue
+        if (m.group(1) is not None and not _pid_running(int(m.group(1)))) or age > quiet_for:
+            try: os.unlink(e.path); gone.append(Path(e.path))
+            except OSError: pass
+    return gone
+
 # %% ../nbs/00_util.ipynb #05283ee2
-def _fetch_once(url: str, dest: Path, sha256: str | None, chunk_size: int, timeout: float, progress: bool) -> None:
+def _content_length(resp) -> int | None:
+    try: n = int(resp.headers.get('Content-Length'))
+    except (TypeError, ValueError): return None
+    return n if n >= 0 else None
+
+def _fetch_once(url: str, dest: Path, sha256: str | None, chunk_size: int, timeout: float, progress: bool,
+                size: int | None = None, max_bytes: int | None = None) -> None:
+    _url_scheme(url)
+    limit = min(n for n in (size, max_bytes, float('inf')) if n is not None)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f'.{dest.name}.{os.getpid()}-', suffix='.part', dir=dest.parent)
     tmp_path = Path(tmp_name)
+    opener = urllib.request.build_opener(_SameSchemeRedirects)
+    fix = " (if the file has really changed, update its size and sha256 where they are recorded)"
     try:
         h, received = hashlib.sha256(), 0
         req = urllib.request.Request(url, headers={'User-Agent': 'hwr-downloader'})
-        with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(req, timeout=timeout) as resp:
-            total = resp.headers.get('Content-Length')
-            total = int(total) if total is not None else None
-            with tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024,
+        with os.fdopen(fd, 'wb') as out, opener.open(req, timeout=timeout) as resp:
+            total = _content_length(resp)
+            if total is not None and size is not None and total != size:
+                raise DownloadError(f"the server announces {total:,} bytes but the file should have {size:,}; "
+                                    f"nothing was downloaded{fix}")
+            if total is not None and total > limit:
+                raise DownloadError(f"the server announces {total:,} bytes, more than the {limit:,} allowed; "
+                                    f"nothing was downloaded{fix}")
+            with tqdm(total=total if total is not None else size, unit='B', unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not progress, leave=False) as bar:
                 while True:
-                    block = resp.read(chunk_size)
+                    block = resp.read(int(min(chunk_size, limit - received + 1)))
                     if not block: break
-                    out.write(block); h.update(block); received += len(block); bar.update(len(block))
+                    received += len(block)
+                    if received > limit:
+                        raise DownloadError(f"the server sent more than the {limit:,} bytes expected; stopped and "
+                                            f"deleted the partial file{fix}")
+                    out.write(block); h.update(block); bar.update(len(block))
         if total is not None and received < total:
             raise DownloadError(f"transfer cut short: received {received} of {total} bytes")
+        if size is not None and received != size:
+            raise DownloadError(f"transfer cut short: received {received} of the {size} bytes expected")
         actual = h.hexdigest()
         if sha256 and actual != sha256.lower():
             raise DownloadError(f"sha256 mismatch: expected {sha256.lower()}, got {actual} ({received} bytes)")
-        move_into_place(tmp_path, dest)
+        if not dest.exists(): move_into_place(tmp_path, dest)  # else another process finished first: keep its file
     finally:
         if tmp_path.exists(): tmp_path.unlink()
 
 # %% ../nbs/00_util.ipynb #e58ce400
-def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in order
+def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in order (https, or http when the URL says so)
                  dest: str | Path, # where the file must end up
                  sha256: str | None = None, # expected sha256 hex digest (checked when given)
                  chunk_size: int = 1 << 16, # bytes per read
                  timeout: float = 30.0, # seconds to wait for the server
                  progress: bool = True, # show a tqdm progress bar
+                 size: int | None = None, # expected size in bytes (from metadata): any other size is an error
+                 max_bytes: int | None = None, # refuse a file larger than this many bytes
                 ) -> Path: # the path of the verified file
-    "Download to `dest` via a temporary file, check `sha256`, rename into place; try mirrors in order."
+    "Download to `dest` via a temporary file, check size and `sha256`, rename into place; try mirrors in order."
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls: raise ValueError("download_url needs at least one URL")
+    for name, n in (('size', size), ('max_bytes', max_bytes)):
+        if n is not None and (not isinstance(n, int) or n < 0):
+            raise ValueError(f"download_url: {name} must be a whole number of bytes >= 0, not {n!r}")
     dest = Path(dest)
     if dest.exists():
+        if size is not None and dest.stat().st_size != size:
+            raise DownloadError(f"{dest} exists but has {dest.stat().st_size:,} bytes, expected {size:,}.\n"
+                                f"It is incomplete or a different file: delete it and run again to re-download.\n"
+                                + _manual_hint(dest, urls, sha256))
         if sha256 is None or sha256sum(dest) == sha256.lower(): return dest
         raise DownloadError(f"{dest} exists but its sha256 is {sha256sum(dest)}, expected {sha256.lower()}.\n"
                             f"It is corrupt or a different file: delete it and run again to re-download.\n"
                             + _manual_hint(dest, urls, sha256))
+    _clean_stale_parts(dest)
     failures = []
     for url in urls:
         try:
-            _fetch_once(url, dest, sha256, chunk_size, timeout, progress)
+            _fetch_once(url, dest, sha256, chunk_size, timeout, progress, size=size, max_bytes=max_bytes)
             return dest
         except urllib.error.HTTPError as e: failures.append(f"{url}: HTTP {e.code} {e.reason}")
         except urllib.error.URLError as e: failures.append(f"{url}: cannot connect ({e.reason}); are you offline?")

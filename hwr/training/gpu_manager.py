@@ -4,13 +4,16 @@
 
 # %% ../../nbs/30_training.gpu_manager.ipynb #76d1e092
 from __future__ import annotations
-import csv, fcntl, io, os, shutil, subprocess, sys, tempfile, time
+import csv, getpass, io, operator, os, re, shutil, stat, subprocess, sys, tempfile, time, weakref
 from pathlib import Path
 from typing import Callable
 
+try: import fcntl  # POSIX: kernel file locks, dropped when the process dies
+except ImportError: fcntl = None  # Windows: the `filelock` package takes the locks (see `try_lock`)
+
 # %% auto #0
-__all__ = ['parse_nvidia_smi', 'query_nvidia_smi', 'query_tensorflow', 'query_gpus', 'default_lock_dir', 'try_lock',
-           'lock_holder', 'GPUManager', 'pin_gpu', 'select_gpu']
+__all__ = ['parse_nvidia_smi', 'query_nvidia_smi', 'query_tensorflow', 'query_gpus', 'GPULockError', 'default_lock_dir',
+           'ensure_lock_dir', 'GPULock', 'try_lock', 'lock_holder', 'GPUManager', 'pin_gpu', 'select_gpu']
 
 # %% ../../nbs/30_training.gpu_manager.ipynb #46d1a989
 def parse_nvidia_smi(text: str, # output of `nvidia-smi --query-gpu=index,memory.used,memory.total,utilization.gpu --format=csv,noheader,nounits`
@@ -44,41 +47,206 @@ def query_gpus() -> list[dict]:
     return found if found is not None else query_tensorflow()
 
 # %% ../../nbs/30_training.gpu_manager.ipynb #3e11ac0a
+class GPULockError(ValueError):
+    "The GPU lock folder or a lock file cannot be used safely; the message says why and how to fix it."
+
+_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)  # 0 where the OS has no such flag (Windows)
+_FIX_DIR = "Delete it, or set HWR_GPU_LOCK_DIR to a folder of your own, and run again."
+
+def _uid() -> int | None: return os.getuid() if hasattr(os, 'getuid') else None
+
+def _private_lock_dir() -> Path:
+    uid = _uid()
+    if uid is None:
+        try: who = re.sub(r'[^A-Za-z0-9_.-]', '_', getpass.getuser())
+        except Exception: who = 'user'
+    else: who = str(uid)
+    return Path(tempfile.gettempdir())/f'hwr-gpu-locks-{who}'
+
 def default_lock_dir() -> Path:
-    "Folder of the GPU lock files: `HWR_GPU_LOCK_DIR`, else `<tmp>/hwr-gpu-locks`."
-    return Path(os.environ.get('HWR_GPU_LOCK_DIR') or Path(tempfile.gettempdir())/'hwr-gpu-locks')
+    "Folder of the GPU lock files: `HWR_GPU_LOCK_DIR`, else `<tmp>/hwr-gpu-locks-<uid>` (one per user)."
+    return Path(os.environ['HWR_GPU_LOCK_DIR']) if os.environ.get('HWR_GPU_LOCK_DIR') else _private_lock_dir()
 
-def _lock_path(lock_dir: Path, index: int) -> Path: return Path(lock_dir)/f'gpu_{index}.lock'
+def ensure_lock_dir(lock_dir: str | Path | None = None, # the folder (default `default_lock_dir()`)
+                   ) -> Path:
+    "The lock folder, created with mode 0700 when missing; refuses a symbolic link, a non-folder or another user's folder."
+    d = Path(lock_dir) if lock_dir is not None else default_lock_dir()
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(d, 0o700)
+    except FileExistsError: pass
+    except OSError as e:
+        raise GPULockError(f"cannot create the GPU lock folder {d}: {e.strerror}. "
+                           f"Set HWR_GPU_LOCK_DIR to a folder you can write to.") from None
+    st = os.lstat(d)
+    if stat.S_ISLNK(st.st_mode):
+        raise GPULockError(f"the GPU lock folder {d} is a symbolic link; refusing to follow it. {_FIX_DIR}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise GPULockError(f"the GPU lock folder {d} exists but is not a folder. {_FIX_DIR}")
+    uid = _uid()
+    if uid is not None and st.st_uid != uid:
+        raise GPULockError(f"the GPU lock folder {d} belongs to another user (uid {st.st_uid}; you are {uid}), "
+                           f"who could swap its lock files for links to your files. {_FIX_DIR}")
+    if d == _private_lock_dir() and st.st_mode & 0o077: os.chmod(d, 0o700)  # ours, but others could write to it
+    return d
 
-def try_lock(lock_dir: Path, # folder of the lock files
+def _lock_path(lock_dir: Path, index: int) -> Path:
+    try: i = operator.index(index)
+    except TypeError: i = -1
+    if i < 0: raise ValueError(f"a GPU index is a whole number >= 0, not {index!r}")
+    return Path(lock_dir)/f'gpu_{i}.lock'
+
+def _refuse_link(path: Path):
+    if os.path.islink(path):
+        raise GPULockError(f"the GPU lock file {path} is a symbolic link; refusing to follow it "
+                           f"(it could point at one of your files). Delete the link and run again.")
+
+def _open_lock_file(path: Path) -> int:
+    "A file descriptor on the lock file, created 0600 if missing; never follows a link, never truncates."
+    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
+    try: fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        _refuse_link(path)
+        raise GPULockError(f"cannot open the GPU lock file {path}: {e.strerror}. Check that its folder is yours "
+                           f"and writable, or set HWR_GPU_LOCK_DIR to another folder.") from None
+    st, uid = os.fstat(fd), _uid()
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or (uid is not None and st.st_uid != uid):
+        os.close(fd)
+        raise GPULockError(f"the GPU lock file {path} is not a plain file of your own (a hard link, a device "
+                           f"or another user's file); delete it and run again.")
+    return fd
+
+def _read_pid(path: Path) -> int | None:
+    "The pid written at the start of `path`, or None (missing, a link, not a number)."
+    try: fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, 'O_NONBLOCK', 0))
+    except OSError: return None
+    try: text = os.read(fd, 64).decode('ascii', 'replace')
+    except OSError: return None
+    finally: os.close(fd)
+    try: return int(text.split()[0])
+    except (ValueError, IndexError): return None
+
+def _pid_alive(pid: int) -> bool:
+    "Whether a process with this pid runs on this machine (assumed so where we cannot tell)."
+    if pid <= 0: return False
+    if os.name == 'nt': return True  # os.kill(pid, 0) would *terminate* it on Windows
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True  # e.g. PermissionError: it exists, another user's
+    return True
+
+# %% ../../nbs/30_training.gpu_manager.ipynb #1e63bf1a
+_HELD: dict[tuple[str, int], 'GPULock'] = {}  # (lock_dir, index) -> the lock this process holds on it
+_LIVE: 'weakref.WeakSet[GPULock]' = weakref.WeakSet()  # every lock this process holds, for the fork hook
+
+class GPULock:
+    "A lock held on a GPU's lock file (an `fcntl` lock, or a `filelock` one); `close()` or the end of the process releases it."
+    def __init__(self, path: Path, fd: int | None = None, filelock=None):
+        self.path, self._fd, self._filelock = Path(path), fd, filelock
+        _LIVE.add(self)
+
+    @property
+    def closed(self) -> bool: return self._fd is None and self._filelock is None
+
+    def close(self):
+        "Release the lock (again: nothing)."
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # the last open copy of the file gone, the kernel drops the lock
+        if self._filelock is not None:
+            lk, self._filelock = self._filelock, None
+            try: os.unlink(_pid_path(self.path))  # before releasing: afterwards it may be the next holder's
+            except OSError: pass
+            lk.release()
+
+    def _drop_after_fork(self):
+        "In a forked child: let go of our copy without unlocking, so the lock ends with the parent."
+        if self._fd is not None:
+            try: os.close(self._fd)
+            except OSError: pass
+        self._fd = self._filelock = None  # filelock resets its own state in a forked child
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+    def __del__(self):
+        try: self.close()
+        except Exception: pass
+    def __repr__(self): return f"GPULock({str(self.path)!r}{', released' if self.closed else ''})"
+
+def _forget_locks_in_child():
+    for lk in list(_LIVE): lk._drop_after_fork()
+    _HELD.clear()
+
+if hasattr(os, 'register_at_fork'): os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+def _pid_path(lock_path: Path) -> Path: return Path(lock_path).with_suffix('.pid')
+
+def _write_pid_file(path: Path):
+    "Write our pid to `path` through a temporary file and a rename (which replaces a link, never follows it)."
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w') as f: f.write(f'{os.getpid()}\n')
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+
+def _try_filelock(path: Path) -> GPULock | None:
+    try: import filelock
+    except ImportError:
+        raise GPULockError("GPU locks need `fcntl` (Linux, macOS) or the `filelock` package: "
+                           "`pip install filelock`, then run again.") from None
+    _refuse_link(path)
+    lk = filelock.FileLock(str(path), timeout=0, thread_local=False)
+    try: lk.acquire()
+    except filelock.Timeout: return None
+    except OSError as e:
+        raise GPULockError(f"cannot lock {path}: {e.strerror or e}. Set HWR_GPU_LOCK_DIR to a folder on a local disk.") from None
+    try: _write_pid_file(_pid_path(path))
+    except OSError: pass  # the lock holds; only the holder's name is missing
+    return GPULock(path, filelock=lk)
+
+def try_lock(lock_dir: str | Path, # folder of the lock files
              index: int, # GPU index
-            ):
-    "An open file holding the lock on GPU `index`, or None when another holder has it."
-    lock_dir = Path(lock_dir); lock_dir.mkdir(parents=True, exist_ok=True)
-    path = _lock_path(lock_dir, index)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            ) -> GPULock | None:
+    "A `GPULock` on GPU `index`, or None when another holder has it."
+    path = _lock_path(ensure_lock_dir(lock_dir), index)
+    if fcntl is None: return _try_filelock(path)
+    fd = _open_lock_file(path)
     try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd); return None
-    os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode())
-    return os.fdopen(fd, 'r+')
+    except OSError as e:
+        os.close(fd)
+        raise GPULockError(f"cannot lock {path}: {e.strerror}. File locks may not work on this file system "
+                           f"(some network drives); set HWR_GPU_LOCK_DIR to a folder on a local disk.") from None
+    os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode())  # the file we just checked and locked
+    return GPULock(path, fd=fd)
 
-def lock_holder(lock_dir: Path, index: int) -> int | None:
-    "The pid that holds GPU `index` (as written in its lock file), or None when it is free."
+def lock_holder(lock_dir: str | Path, index: int) -> int | None:
+    "The pid holding GPU `index`; None when it is free; -1 when it is locked but the pid in its file is not running."
     path = _lock_path(lock_dir, index)
-    if not path.exists(): return None
+    if not os.path.lexists(path): return None
     f = try_lock(lock_dir, index)
     if f is not None:
         f.close(); return None
-    try: return int(path.read_text().split()[0])
-    except (ValueError, IndexError, OSError): return -1
+    pid = _read_pid(path if fcntl is not None else _pid_path(path))
+    return pid if pid is not None and _pid_alive(pid) else -1
 
 # %% ../../nbs/30_training.gpu_manager.ipynb #c8b5a65b
-_HELD: dict[tuple[str, int], object] = {}  # (lock_dir, index) -> open, locked file
 _SAID_CPU = False
 
+def _why_busy(lock_dir: Path, s: dict, busy_by_memory: bool) -> str:
+    "How a status record explains that its GPU is not free, for error messages."
+    h = s['holder']
+    if h is None: return 'memory in use by another program' if busy_by_memory else 'free now'
+    if h == -1:
+        return (f"locked by a process that is no longer running under the pid in {_lock_path(lock_dir, s['index'])} "
+                f"(a process it forked may still hold it: `lsof` on that file names it)")
+    return f'locked by pid {h}'
+
 class GPUManager:
-    "Hand out free GPUs to processes on one host, one process per GPU, with fcntl file locks."
+    "Hand out free GPUs to processes on one host, one process per GPU, with file locks."
     def __init__(self,
                  query: Callable[[], list[dict]] | None = None, # returns [{'index': 0, 'memory_used': MiB, 'memory_total': MiB}, ...]; default `query_gpus`
                  lock_dir: str | Path | None = None, # folder of lock files (default `default_lock_dir()`)
@@ -96,7 +264,7 @@ class GPUManager:
         return bool(used is not None and total and used / total > self.max_memory_fraction)
 
     def status(self) -> list[dict]:
-        "Every GPU with `holder` (pid holding its lock, or None) and `free`."
+        "Every GPU with `holder` (see `lock_holder`) and `free`."
         out = []
         for g in self.query():
             holder = lock_holder(self.lock_dir, g['index'])
@@ -131,7 +299,7 @@ class GPUManager:
                 if self.verbose: print(f'GPU manager: using GPU {idx} (lock {_lock_path(self.lock_dir, idx)})')
                 return idx
             if timeout is not None and time.monotonic() - start >= timeout:
-                busy = '; '.join(f"GPU {s['index']}: " + (f"locked by pid {s['holder']}" if s['holder'] else 'memory in use')
+                busy = '; '.join(f"GPU {s['index']}: {_why_busy(self.lock_dir, s, self._busy_by_memory(s))}"
                                  for s in self.status())
                 raise TimeoutError(f"all {len(gpus)} GPUs stayed busy for {timeout:g} s ({busy}). "
                                    f"Wait for a run to finish, raise the timeout, or pick a GPU yourself with --gpu=N.")
@@ -148,20 +316,23 @@ class GPUManager:
     def __exit__(self, *exc): self.release()
 
 # %% ../../nbs/30_training.gpu_manager.ipynb #264c375d
+def _no_such_gpu(index: int, known: list[int]) -> ValueError:
+    return ValueError(f"GPU {index} does not exist here (GPUs: {', '.join(map(str, known)) or 'none'}). "
+                      f"Pick one of those, use --gpu=-1 for any free GPU, or leave --gpu out.")
+
 def pin_gpu(index: int | None):
     "Make TensorFlow use only GPU `index` (None: hide all GPUs, use the CPU)."
     smi = query_nvidia_smi() if 'tensorflow' not in sys.modules else None
     if smi is not None:  # TensorFlow not imported yet: the environment is the surest way
         if index is not None and index not in [g['index'] for g in smi]:
-            raise ValueError(f"GPU {index} does not exist; nvidia-smi lists {[g['index'] for g in smi]}")
+            raise _no_such_gpu(index, [g['index'] for g in smi])
         os.environ['CUDA_DEVICE_ORDER'] = 'PCI_BUS_ID'
         os.environ['CUDA_VISIBLE_DEVICES'] = '' if index is None else str(index)
         return
     import tensorflow as tf
     os.environ.setdefault('CUDA_DEVICE_ORDER', 'PCI_BUS_ID')  # still counts if CUDA is not initialised yet
     gpus = tf.config.list_physical_devices('GPU')
-    if index is not None and not 0 <= index < len(gpus):
-        raise ValueError(f"GPU {index} does not exist; TensorFlow sees {len(gpus)} GPU(s)")
+    if index is not None and not 0 <= index < len(gpus): raise _no_such_gpu(index, list(range(len(gpus))))
     tf.config.set_visible_devices([gpus[index]] if index is not None else [], 'GPU')
 
 def select_gpu(gpu: int | None, # None: leave TensorFlow's default; -1: a free GPU from the manager; n >= 0: GPU n
@@ -175,10 +346,14 @@ def select_gpu(gpu: int | None, # None: leave TensorFlow's default; -1: a free G
         idx = manager.acquire(timeout=timeout)
         if idx is not None: pin_gpu(idx)
         return idx
+    known = [g['index'] for g in manager.query()]
+    if gpu not in known: raise _no_such_gpu(gpu, known)  # before any lock file is written
     key = (str(manager.lock_dir), gpu)
     if key not in _HELD:
         f = try_lock(manager.lock_dir, gpu)
         if f is not None: _HELD[key] = f
-        else: print(f'GPU manager: warning: GPU {gpu} is held by pid {lock_holder(manager.lock_dir, gpu)}; using it anyway, as asked.')
+        else:
+            s = {'index': gpu, 'holder': lock_holder(manager.lock_dir, gpu)}
+            print(f'GPU manager: warning: GPU {gpu} is {_why_busy(manager.lock_dir, s, False)}; using it anyway, as asked.')
     pin_gpu(gpu)
     return gpu
