@@ -17,7 +17,7 @@ NOT_YET_RERUN = {
     "12_models.base", "13_models.character", "14_lab_characters", "20_metrics", "21_data.emnist_lines",
     "22_networks.line", "23_models.line", "24_lab_lines", "30_training.gpu_manager", "31_training.run_experiment",
     "32_training.experiments", "33_training.sweeps", "34_lab_experiments", "40_data.iam", "41_data.iam_lines",
-    "42_lab_iam", "50_predict", "51_widgets", "52_lab_use_it",
+    "42_lab_iam", "51_widgets",
 }
 
 
