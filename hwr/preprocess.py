@@ -13,9 +13,10 @@ from scipy import ndimage as ndi
 from .data.render import emnist_frame, stroke_width, thicken
 
 # %% auto #0
-__all__ = ['CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION',
-           'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'BlankImageError', 'load_image',
-           'ink_on_black', 'ink_box', 'preprocess_character', 'ink_core', 'preprocess_line']
+__all__ = ['CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION',
+           'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE',
+           'BlankImageError', 'load_image', 'ink_on_black', 'ink_box', 'preprocess_character', 'estimate_slant',
+           'deslant', 'ink_core', 'preprocess_line']
 
 # %% ../nbs/03b_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -145,11 +146,58 @@ def preprocess_character(image, # path, PIL image or array of one character, any
     crop = _thicken_to(np.pad(crop, 2), stroke, max(crop.shape) / (size - 2 * pad))
     return emnist_frame(crop, size, pad)
 
+# %% ../nbs/03b_preprocess.ipynb #7bb05f7f
+SHEARS = np.round(np.linspace(-1, 1, 21), 3)          # x shift per row of height: ±45°, about 6° apart (refined to 3°)
+
+def _shear(ink: np.ndarray, slant: float, centre: float) -> np.ndarray:
+    "Output pixel (y, x) takes input (y, x + slant × (centre - y)): rows above `centre` come from further right."
+    return ndi.affine_transform(ink, np.array([[1.0, 0.0], [-slant, 1.0]]), offset=(0.0, slant * centre), order=1)
+
+def _unbroken_score(ink: np.ndarray, threshold: float) -> float:
+    "Sum of squared column heights over the columns whose ink is one unbroken vertical run."
+    t = ink > threshold
+    n = t.sum(0)
+    first, last = np.argmax(t, 0), t.shape[0] - np.argmax(t[::-1], 0)
+    unbroken = (n > 0) & (last - first == n)
+    return float(np.sum(n[unbroken].astype(np.float64) ** 2))
+
+def estimate_slant(ink: np.ndarray, # white-on-black float image of writing
+                   shears: np.ndarray = SHEARS, # candidate shears (x shift per row up the image; > 0 leans right)
+                   threshold: float = 0.3, # pixels above this are ink
+                   shrink: float = 1.0, # search on the image shrunk by this factor (faster; the slant is the same)
+                  ) -> float: # the writing's slant: x shift per row up the image (0: upright)
+    "The slant of the writing: the shear under which its ink forms the most unbroken vertical runs (Vinciarelli & Luettin, 2001)."
+    if shrink > 1: ink = ndi.zoom(ink, 1 / shrink, order=1)
+    if not (ink > threshold).any(): return 0.0
+    shears = np.asarray(shears, float)
+    h = ink.shape[0]
+    pad = int(np.ceil(np.abs(shears).max() * h / 2)) + 2
+    a = np.pad(ink, ((0, 0), (pad, pad)))
+    score = lambda s: _unbroken_score(_shear(a, s, h / 2), threshold)
+    best = max(sorted(shears, key=abs), key=score)                  # ties go to the smallest shear
+    step = np.min(np.diff(np.sort(shears))) / 2 if len(shears) > 1 else 0
+    if step: best = max([best, best - step, best + step], key=score)   # refine between the candidates
+    return float(np.round(best, 3))
+
+def deslant(ink: np.ndarray, # white-on-black float image of writing
+            slant: float, # x shift per row up the image, from `estimate_slant`
+            centre: float | None = None, # the row that stays in place (default: the middle row)
+           ) -> np.ndarray: # the same rows, sheared upright, empty columns trimmed
+    "Shear `ink` so writing with this slant stands upright; rows keep their height, so the core is unchanged."
+    if slant == 0: return ink
+    h = ink.shape[0]
+    centre = h / 2 if centre is None else centre
+    pad = int(np.ceil(abs(slant) * max(centre, h - centre))) + 1
+    out = _shear(np.pad(ink, ((0, 0), (pad, pad))), slant, centre)
+    cols = np.flatnonzero(out.max(0) > 0.02)
+    return np.clip(out[:, cols[0]:cols[-1] + 1], 0, 1) if len(cols) else out
+
 # %% ../nbs/03b_preprocess.ipynb #c88e7487
 LINE_HEIGHT = 64                                       # the shipped line model's input height
 LINE_CORE_FRACTION, LINE_CORE_CENTRE_FRACTION = 6.7 / 28, 13.5 / 28  # the core's height and centre, fractions of the height
 LINE_CORE_HEIGHT = LINE_CORE_FRACTION * LINE_HEIGHT
 LINE_MARGIN, LINE_STROKE, LINE_STROKE_FRACTION = 4, 2.2, 0.17  # margin columns; least pen width (pixels, fraction of the core)
+LINE_SLANT_CORE = 12                                   # the slant is estimated on a copy whose core is this many rows
 
 def ink_core(ink: np.ndarray, # white-on-black float image
              lo: float = 0.2, hi: float = 0.8, # fractions of the ink mass that bound the core
@@ -167,6 +215,7 @@ def preprocess_line(image, # path, PIL image or array of one line of text, any s
                     core_height: float | None = None, # rows the ink's core is scaled to (default: `LINE_CORE_FRACTION` × height)
                     margin: int = LINE_MARGIN, # black columns left and right of the ink
                     stroke: float | None = None, # thinner strokes are thickened to this pen width (default: the larger of 2.2 px and 17% of the core)
+                    upright: bool = True, # deslant the writing first (`estimate_slant`, `deslant`)
                    ) -> np.ndarray: # uint8 (height, W), white on black
     "A line image the way a line model saw its training data: the ink's core scaled and placed as in training."
     from PIL import Image
@@ -177,6 +226,7 @@ def preprocess_line(image, # path, PIL image or array of one line of text, any s
     t, b, l, r = ink_box(ink)
     crop = ink[t:b, l:r]
     h, c = ink_core(crop)
+    if upright: crop = deslant(crop, estimate_slant(crop, shrink=max(1.0, h / LINE_SLANT_CORE)), centre=c)
     scale = max(h, 0.5) / core_height                                    # source pixels per output pixel
     crop = _thicken_to(np.pad(crop, 2), stroke, scale)[2:-2, 2:-2]
     if scale > 1.5: crop = ndi.gaussian_filter(crop, 0.4 * scale)        # antialias before shrinking

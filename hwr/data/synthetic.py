@@ -24,7 +24,7 @@ __all__ = ['DEFAULT_TEST_FONTS', 'RENDER_VERSION', 'CLASS_WEIGHTS', 'default_tra
 
 # %% ../../nbs/04_data.synthetic.ipynb #85c97e6b
 DEFAULT_TEST_FONTS = ('kalam',)
-RENDER_VERSION = 3  # bump when rendering changes, so old caches are not reused
+RENDER_VERSION = 4  # bump when rendering changes, so old caches are not reused
 
 def default_train_fonts(test_fonts=DEFAULT_TEST_FONTS) -> tuple[str, ...]:
     "Every handwriting font available here (see `hwr.data.fonts`) except the held-out `test_fonts`."
