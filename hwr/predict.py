@@ -166,7 +166,9 @@ class LinePredictor(_Predictor):
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32) -> list[tuple[str, float]]:
         "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1."
         from hwr.models.line import prepare_lines
-        if not isinstance(beam_width, int) or beam_width < 1: raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
+        from hwr.models.line import MAX_BEAM_WIDTH
+        if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
+            raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
         lines = [self.preprocess(im) for im in images]
         height = int(self.network.input_shape[1])
         return [r for s in range(0, len(lines), batch_size)
@@ -331,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--invert', choices=['auto', 'yes', 'no'], default='auto', help='yes: dark ink on light paper; auto: decide per image')
     p.add_argument('--weights', metavar='FILE', help='a .weights.h5 file (with its .json) instead of the shipped weights of --model')
     args = p.parse_args(argv)
-    if args.beam < 1: p.error(f'--beam must be >= 1, got {args.beam}')
+    from hwr.models.line import MAX_BEAM_WIDTH
+    if not 1 <= args.beam <= MAX_BEAM_WIDTH: p.error(f'--beam must be from 1 to {MAX_BEAM_WIDTH}, got {args.beam}')
     if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line')
     invert = {'auto': None, 'yes': True, 'no': False}[args.invert]
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -339,16 +342,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     def predictor(kind):
         if kind not in predictors: predictors[kind] = (CharacterPredictor if kind == 'char' else LinePredictor)(args.weights, invert)
         return predictors[kind]
-    for path in args.paths:
-        try:
-            kind = args.model if args.model != 'auto' else _auto_kind(path, invert)
-            text, conf = predictor(kind).predict(path) if kind == 'char' else predictor(kind).predict(path, args.beam)
-            results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
-            if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
-        except (OSError, ValueError, TypeError) as e:
-            failed += 1
-            results.append({'path': path, 'error': str(e)})
-            print(f"{path}: error: {e}", file=sys.stderr)
+    try:
+        for path in args.paths:
+            try:
+                kind = args.model if args.model != 'auto' else _auto_kind(path, invert)
+                text, conf = predictor(kind).predict(path) if kind == 'char' else predictor(kind).predict(path, args.beam)
+                results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
+                if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
+            except Exception as e:                      # any failure is this file's: report it, read the others
+                failed += 1
+                msg = str(e) if isinstance(e, (OSError, ValueError, TypeError)) else f"{type(e).__name__}: {e}"
+                results.append({'path': path, 'error': msg})
+                print(f"{path}: error: {msg}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"hwr-predict: interrupted after {len(results)} of {len(args.paths)} files", file=sys.stderr)
+        if args.json: print(json.dumps(results, indent=1, ensure_ascii=False))
+        return 130
     if args.json: print(json.dumps(results, indent=1, ensure_ascii=False))
     return 1 if failed else 0
 

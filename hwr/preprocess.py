@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_preprocess.ipynb #529da8c0
 from __future__ import annotations
-import os
+import os, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,25 +13,51 @@ from scipy import ndimage as ndi
 from .data.render import emnist_frame, stroke_width, thicken
 
 # %% auto #0
-__all__ = ['CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION',
-           'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE',
-           'BlankImageError', 'load_image', 'ink_on_black', 'ink_box', 'preprocess_character', 'estimate_slant',
-           'deslant', 'ink_core', 'preprocess_line']
+__all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_HEIGHT',
+           'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
+           'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'BlankImageError', 'load_image', 'ink_on_black', 'ink_box',
+           'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'preprocess_line']
 
 # %% ../nbs/03b_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
     "The image has no ink: nothing to read."
 
+MAX_IMAGE_PIXELS = 80_000_000  # larger images are refused (a page scanned at 600 dpi has about 35 million pixels)
+READ_MAX_SIDE = 4000  # larger images are read reduced, so their longer side is at most this
+
+def _check_size(w: int, h: int):
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ValueError(f"the image is {w}×{h} pixels ({w * h / 1e6:.0f} million); hwr reads images of up to "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} million pixels: crop it to the writing or scale it down first")
+
+def _reduction(w: int, h: int) -> int: return -(-max(w, h) // READ_MAX_SIDE)  # ceil: 1 when small enough
+
+def _reduce(g: np.ndarray, k: int) -> np.ndarray:
+    "Mean of k × k blocks (the rows and columns that do not fill a block are dropped)."
+    if k <= 1: return g
+    h, w = g.shape[0] // k * k, g.shape[1] // k * k
+    return g[:h, :w].reshape(h // k, k, w // k, k, *g.shape[2:]).mean((1, 3))
+
 def _from_pil(im) -> np.ndarray:
+    _check_size(*im.size)
+    k = _reduction(*im.size)
     if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
-        return _composite(np.asarray(im.convert('RGBA'), np.float32) / 255)
-    return np.asarray(im.convert('L'), np.float32) / 255
+        im = im.convert('RGBA')
+        return _composite(np.asarray(im.reduce(k) if k > 1 else im, np.float32) / 255)
+    if im.mode.startswith('I') or im.mode == 'F':          # 16- or 32-bit gray: scaled by its range, not clipped at 255
+        a = np.asarray(im).astype(np.float32)
+        top = 65535.0 if im.mode.startswith('I;16') or a.max() > 255 else (1.0 if im.mode == 'F' and a.max() <= 1 else 255.0)
+        return _reduce(np.clip(a / top, 0, 1), k)
+    im = im.convert('L')
+    return np.asarray(im.reduce(k) if k > 1 else im, np.float32) / 255
 
 def _composite(rgba: np.ndarray) -> np.ndarray:
-    "Gray of an RGBA float image laid on white paper."
+    "Gray of an RGBA float image laid on paper: white, or black when light ink lies on a transparent background."
     gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
     alpha = rgba[..., 3]
-    return gray * alpha + (1 - alpha)
+    opaque, clear = alpha > 0.5, alpha < 0.5
+    paper = 0.0 if opaque.any() and clear.any() and gray[opaque].mean() > 0.5 else 1.0
+    return gray * alpha + paper * (1 - alpha)
 
 def _array_to_float(a: np.ndarray) -> np.ndarray:
     if a.dtype == bool: return a.astype(np.float32)
@@ -45,7 +71,7 @@ def _array_to_float(a: np.ndarray) -> np.ndarray:
     raise TypeError(f"an image array must be numeric (uint8, uint16, bool or float), got dtype {a.dtype}")
 
 def load_image(image, # a file path, a PIL image, or an array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
-              ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (transparent = white paper)
+              ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (transparent = paper), reduced if larger than `READ_MAX_SIDE`
     "One grayscale float image from a path, a PIL image or an array, with clear errors for anything else."
     from PIL import Image, UnidentifiedImageError
     if isinstance(image, (str, os.PathLike)):
@@ -53,12 +79,19 @@ def load_image(image, # a file path, a PIL image, or an array (H, W), (H, W, 1),
         if not path.exists(): raise FileNotFoundError(f"no such image file: {path}")
         if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
         try:
-            with Image.open(path) as im: g = _from_pil(im)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the size is checked below, before decoding
+                with Image.open(path) as im: g = _from_pil(im)
         except UnidentifiedImageError:
             raise ValueError(f"{path} is not an image file that PIL can read (PNG, JPEG, BMP, TIFF, ...)") from None
+        except Image.DecompressionBombError:
+            raise ValueError(f"{path} is far too large to read (PIL refuses images over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} million "
+                             f"pixels; hwr reads up to {MAX_IMAGE_PIXELS / 1e6:.0f} million): crop it to the writing or scale it down first") from None
+        except ValueError as e: raise ValueError(f"{path}: {e}") from None
     elif isinstance(image, Image.Image): g = _from_pil(image)
     elif isinstance(image, (np.ndarray, list, tuple)):
         a = np.asarray(image)
+        if a.ndim in (2, 3): _check_size(a.shape[1], a.shape[0])
         if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
         if a.ndim == 3 and a.shape[-1] in (3, 4):
             f = _array_to_float(a)
@@ -67,6 +100,7 @@ def load_image(image, # a file path, a PIL image, or an array (H, W), (H, W, 1),
         else: raise ValueError(f"an image array must be (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, got shape {a.shape}"
                                + ("; for several images call the predictor on each (or use predict_batch)" if a.ndim == 3 else ""))
     else: raise TypeError(f"cannot read an image from a {type(image).__name__}; give a file path, a PIL image or a NumPy array")
+    if isinstance(image, (np.ndarray, list, tuple)): g = _reduce(g, _reduction(g.shape[1], g.shape[0]))
     if g.size == 0 or min(g.shape) < 2: raise ValueError(f"the image is too small to read: {g.shape[1]}×{g.shape[0]} pixels")
     return np.clip(g, 0, 1).astype(np.float32)
 

@@ -110,3 +110,45 @@ def test_retraining_with_missing_fonts_says_which_and_how(tmp_path):
         else: os.environ['HWR_FONTS_DIR'] = env_dir
     msg = str(e.value)
     assert 'reenie_beanie' in msg and 'download' in msg and "'no_such_font': unknown font" in msg and 'kalam' not in msg.split('\n', 1)[1]
+
+
+# ---------------------------------------------------------------- bad and odd inputs: bounded, per file, never a traceback
+@pytest.fixture(scope='module')
+def odd_images(tmp_path_factory):
+    from hwr.data.render import load_font
+    d = tmp_path_factory.mktemp('odd')
+    Image.new('L', (10000, 9000), 255).save(d/'huge.png')                        # 90 million pixels: refused
+    big = Image.new('L', (9000, 1200), 228)                                      # a wide photo of a line: read reduced
+    ImageDraw.Draw(big).text((300, 200), 'hello world', font=load_font('kalam', 600), fill=35)
+    big.save(d/'big_line.png')
+    deep = (np.asarray(written('hello world', (900, 150), 60), np.uint16) * 257)   # the same line as a 16-bit PNG
+    Image.fromarray(deep).save(d/'deep16.png')
+    rgba = Image.new('RGBA', (900, 150), (255, 255, 255, 0))                     # white ink on a transparent background
+    ImageDraw.Draw(rgba).text((40, 25), 'hello world', font=load_font('kalam', 60), fill=(255, 255, 255, 255))
+    rgba.save(d/'white_on_clear.png')
+    return d
+
+
+@pytest.mark.parametrize('beam', ['0', '-3', '101', '2147483647', '99999999999'])
+def test_cli_beam_is_bounded(images, beam):
+    r = run('--beam', beam, images/'hello.png', timeout=120)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert '--beam must be from 1 to 100' in r.stderr
+
+
+def test_cli_batch_goes_on_past_bad_files_and_json_has_every_input(images, odd_images):
+    paths = [odd_images/'huge.png', images/'hello.png', images/'notes.png', images/'blank.png', images/'A.png']
+    r = run('--json', *paths)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    out = json.loads(r.stdout)
+    assert [o['path'] for o in out] == [str(p) for p in paths]
+    assert 'crop it to the writing' in out[0]['error'] and '90 million' in out[0]['error']
+    assert out[1]['text'] == 'hello world' and 'not an image file' in out[2]['error'] and 'blank' in out[3]['error']
+    assert out[4]['text'] == 'A'
+
+
+def test_cli_reads_16_bit_transparent_and_large_images(odd_images):
+    r = run('--model', 'line', odd_images/'deep16.png', odd_images/'white_on_clear.png', odd_images/'big_line.png')
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr
+    texts = [line.split('\t')[1] for line in r.stdout.strip().splitlines()]
+    assert texts == ['hello world'] * 3, texts

@@ -14,8 +14,8 @@ from ..metrics import cer, text_scores
 from .base import Model
 
 # %% auto #0
-__all__ = ['DECODE_STRATEGIES', 'prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse', 'ctc_decode',
-           'augment_lines', 'LineModelCtc', 'CerCallback']
+__all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse',
+           'ctc_decode', 'augment_lines', 'LineModelCtc', 'CerCallback']
 
 # %% ../../nbs/23_models.line.ipynb #e4e142cb
 def _to_float(img) -> np.ndarray:
@@ -123,6 +123,7 @@ def ctc_loss_sparse(y_true, # (N, max_length) int labels padded with `BLANK_INDE
 
 # %% ../../nbs/23_models.line.ipynb #916032a9
 DECODE_STRATEGIES = ('greedy', 'beam_search')
+MAX_BEAM_WIDTH = 100  # wider beams gain nothing measurable on these models, and time and memory grow with the width
 
 def ctc_decode(probs, # (N, frames, classes) softmax outputs of a CTC network
                strategy: str = 'greedy', # 'greedy' or 'beam_search'
@@ -130,7 +131,9 @@ def ctc_decode(probs, # (N, frames, classes) softmax outputs of a CTC network
               ) -> tuple[list[str], np.ndarray]: # texts, confidences
     "Texts (and their probabilities) from CTC outputs, by greedy or beam-search decoding."
     if strategy not in DECODE_STRATEGIES: raise ValueError(f"unknown decoding strategy {strategy!r}; valid: {', '.join(DECODE_STRATEGIES)}")
-    if not isinstance(beam_width, int) or beam_width < 1: raise ValueError(f"beam_width must be a positive integer, got {beam_width!r}")
+    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
+        raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
+    beam_width = int(beam_width)
     probs = np.asarray(probs, np.float32)
     if len(probs) == 0: return [], np.zeros(0)
     logp = np.log(np.clip(probs, 1e-7, 1.0))
