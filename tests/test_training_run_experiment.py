@@ -98,3 +98,23 @@ def test_config_from_file(tmp_path):
     r = _cli(['c.json', '--no-wandb'], tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'test accuracy: ' in r.stdout and 'W&B off (--no-wandb)' in r.stdout
+
+
+def test_save_never_overwrites_and_a_killed_save_keeps_the_old_weights(tmp_path, monkeypatch):
+    "A second --save keeps the first run's files; a save that dies half-way leaves the previous weights loadable."
+    os.environ.setdefault('HWR_DATA_DIR', str(tmp_path/'data'))
+    from hwr.training.run_experiment import run_experiment
+    first = run_experiment(TINY, save=True, save_dir=tmp_path/'out', use_wandb=False)
+    second = run_experiment(TINY, save=True, save_dir=tmp_path/'out', use_wandb=False)
+    w1, w2 = Path(first.saved['weights']), Path(second.saved['weights'])
+    assert w1 != w2 and w1.exists() and w2.exists() and w2.name.endswith('-2.weights.h5')
+    assert json.loads(Path(second.saved['config']).read_text()) == second.config
+    good = w1.read_bytes()
+    net = first.model.network
+    def dies_half_way(path, *a, **kw):
+        Path(path).write_bytes(b'half a file'); raise KeyboardInterrupt
+    monkeypatch.setattr(net, 'save_weights', dies_half_way)
+    with pytest.raises(KeyboardInterrupt): first.model.save_weights(w1)
+    assert w1.read_bytes() == good and not [p for p in w1.parent.iterdir() if '.part' in p.name]
+    monkeypatch.undo()
+    first.model.load_weights(w1)                                      # still a file Keras can open

@@ -333,8 +333,13 @@ def save_experiment(result: ExperimentResult, # a finished run
     folder = Path(save_dir) if save_dir is not None else weights.parent
     task = task_info()
     if not task['is_chief']: folder = folder/f"worker_{task['index']}"  # never overwrite the chief's files
-    stem = weights.name[:-len('.weights.h5')] if weights.name.endswith('.weights.h5') else weights.stem
-    paths = {'weights': folder/f'{stem}.weights.h5', 'metrics': folder/f'{stem}.metrics.json', 'config': folder/f'{stem}.config.json'}
+    base = weights.name[:-len('.weights.h5')] if weights.name.endswith('.weights.h5') else weights.stem
+    files = lambda stem: {'weights': folder/f'{stem}.weights.h5', 'metrics': folder/f'{stem}.metrics.json', 'config': folder/f'{stem}.config.json'}
+    stem, n = base, 1
+    while any(p.exists() for p in files(stem).values()):   # an earlier run's results are kept: this one gets the next number
+        n += 1; stem = f'{base}-{n}'
+    paths = files(stem)
+    if n > 1: print(f"{folder/base}.* holds an earlier run's results, kept; this run is saved as {folder/stem}.*", file=sys.stderr)
     folder.mkdir(parents=True, exist_ok=True)
     result.model.save_weights(paths['weights'])
     result.saved = {k: str(v) for k, v in paths.items()}
