@@ -50,8 +50,18 @@ def test_invalid_json_says_where():
     ({'network_args': {'layers': 2}}, "unknown network_args 'layers'"),
     ({'dataset_args': {'num_trains': 2}}, "unknown dataset_args 'num_trains'"),
     ({'experiment_group': 3}, "'experiment_group' must be a string"),
+    ({'dataset_args': {'subsample_fraction': 2.0}}, "'subsample_fraction' must be a number in (0, 1], got number 2.0"),
+    ({'dataset_args': {'subsample_fraction': 0}}, "'subsample_fraction' must be a number in (0, 1]"),
+    ({'dataset_args': {'num_train': -5}}, "'num_train' must be at least 1"),
+    ({'dataset_args': {'num_test': 0}}, "'num_test' must be at least 1"),
+    ({'network_args': {'layer_size': -5}}, "'layer_size' must be at least 1"),
+    ({'network_args': {'num_layers': 0}}, "'num_layers' must be at least 1"),
+    ({'network_args': {'dropout_amount': 1.0}}, "'dropout_amount' must be a number in [0, 1)"),
+    ({'network': 'crnn', 'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {},
+      'network_args': {'conv_filters': []}}, "'conv_filters' must be a non-empty list of positive integers"),
 ])
 def test_bad_configs_are_named(change, message):
+    "Each bad value is named before anything is built or generated (validate_config only reads signatures)."
     with pytest.raises(ConfigError) as e:
         validate_config({**TINY, **change})
     assert message in str(e.value), str(e.value)

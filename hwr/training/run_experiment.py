@@ -74,6 +74,21 @@ def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance
 
 def _a(v) -> str: n = _type_name(v); return ('an ' if n[0] in 'aeiou' else 'a ') + n
 
+def _is_count(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
+
+def _range_problem(name: str, v, default) -> str | None:
+    "What is wrong with a value's range, judged from its name and default: counts and sizes >= 1, fractions in (0, 1], dropout in [0, 1)."
+    number = _is_number(v)
+    if name.endswith('fraction'): return None if number and 0 < v <= 1 else f"must be a number in (0, 1], got {_type_name(v)} {v!r}"
+    if 'dropout' in name: return None if number and 0 <= v < 1 else f"must be a number in [0, 1), got {_type_name(v)} {v!r}"
+    if isinstance(default, (list, tuple)) and default and all(_is_count(x) and x > 0 for x in default):
+        ok = isinstance(v, (list, tuple)) and v and all(_is_count(x) and x > 0 for x in v)
+        return None if ok else f"must be a non-empty list of positive integers (like its default {list(default)!r}), got {v!r}"
+    if not number or isinstance(default, bool) or not _is_number(default) or default <= 0: return None
+    if _is_count(default) and _is_count(v) and v < 1: return f"must be at least 1 (like its default {default!r}), got {v!r}"
+    if isinstance(default, float) and v < 0: return f"must not be negative (its default is {default!r}), got {v!r}"
+    return None
+
 def _check_args(fn, args: dict, what: str, skip=()) -> list[str]:
     "Problems with `args` for callable `fn`: unknown names, and types that differ from the defaults'."
     params = {k: p for k, p in inspect.signature(fn).parameters.items() if k not in ('self', *skip)
@@ -85,7 +100,10 @@ def _check_args(fn, args: dict, what: str, skip=()) -> list[str]:
             if not takes_any: problems.append(f"unknown {what} {k!r}{_did_you_mean(k, params)}; valid: {', '.join(params)}")
             continue
         d = params[k].default
-        if d is inspect.Parameter.empty or d is None: continue
+        if d is inspect.Parameter.empty: continue
+        r = _range_problem(k, v, d)
+        if r: problems.append(f"{what} {k!r} {r}")
+        if d is None or r: continue
         ok = (isinstance(v, bool) if isinstance(d, bool) else
               isinstance(v, (int, float)) and not isinstance(v, bool) if isinstance(d, float) else
               isinstance(v, int) and not isinstance(v, bool) if isinstance(d, int) else
