@@ -493,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr); return 2
     except TimeoutError as e:
         print(f"error: {e}", file=sys.stderr); return 3
+    except KeyboardInterrupt:                    # Ctrl-C: one line, no traceback; a save is atomic, so nothing is half-written
+        print("hwr-run-experiment: interrupted; nothing of this run was saved" + (" (earlier saved runs are untouched)" if args.save else ""),
+              file=sys.stderr)
+        return 130
     return 0
 
 # %% ../../nbs/31_training.run_experiment.ipynb #f45833ff
