@@ -46,3 +46,21 @@ def test_embedded_datasets_from_config(data_root):
     assert sorted(p.name for p in (data_root/'processed').iterdir()) == sorted([chars.processed_path.name, lines.processed_path.name])
     digits = get_dataset('MnistDigitsDataset', {'num_train': 20}).load_or_generate_data()
     assert digits.x_train.shape == (20, 28, 28) and len(digits.x_test) == 4980
+
+
+def test_corrupt_cache_is_moved_aside_and_rebuilt_and_stale_parts_go(data_root, capsys):
+    import os, time
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    d = SyntheticCharactersDataset(num_train=40, num_test=20).load_or_generate_data()
+    good_x = d.x_train.copy()
+    cache = d.processed_path
+    cache.write_bytes(cache.read_bytes()[:200])                         # a write cut short by a crash or a full disk
+    stale, fresh = cache.parent/f'.{cache.name}.abc.part', cache.parent/f'.{cache.name}.def.part'
+    stale.write_bytes(b'old'); fresh.write_bytes(b'being written')
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    again = SyntheticCharactersDataset(num_train=40, num_test=20).load_or_generate_data()
+    err = capsys.readouterr().err
+    assert str(cache) in err and 'moved it to' in err and 'building it again' in err
+    assert np.array_equal(again.x_train, good_x)                        # rebuilt, the same bytes (same seed)
+    assert len(list(cache.parent.glob(f'{cache.name}.corrupt-*'))) == 1   # kept for a look, not deleted
+    assert not stale.exists() and fresh.exists()

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.base.ipynb #2bf7ad10
 from __future__ import annotations
-import importlib, inspect, os, string, tempfile
+import importlib, inspect, os, string, sys, tempfile, time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,9 @@ import h5py, numpy as np, toml
 from ..util import move_into_place
 
 # %% auto #0
-__all__ = ['EMNIST_CHARS', 'EXTRA_CHARS', 'BLANK', 'MAPPING', 'BLANK_INDEX', 'CHAR_TO_INDEX', 'KNOWN_DATASETS', 'data_dir',
-           'raw_dir', 'processed_dir', 'load_metadata', 'encode', 'decode', 'save_h5', 'load_h5', 'subsample',
-           'make_tf_dataset', 'get_dataset_class', 'check_kwargs', 'get_dataset', 'Dataset']
+__all__ = ['EMNIST_CHARS', 'EXTRA_CHARS', 'BLANK', 'MAPPING', 'BLANK_INDEX', 'CHAR_TO_INDEX', 'STALE_PART_SECONDS',
+           'KNOWN_DATASETS', 'data_dir', 'raw_dir', 'processed_dir', 'load_metadata', 'encode', 'decode', 'save_h5',
+           'load_h5', 'subsample', 'make_tf_dataset', 'get_dataset_class', 'check_kwargs', 'get_dataset', 'Dataset']
 
 # %% ../../nbs/01_data.base.ipynb #6ce7e1f7
 _PKG_DIR = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path('..').resolve()/'hwr'
@@ -104,6 +104,15 @@ def save_h5(path: str | Path, # target .h5 file
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
     return path
+
+STALE_PART_SECONDS = 3600  # a temporary file of `save_h5` untouched this long belongs to a write that was killed
+
+def _remove_stale_parts(path: Path):
+    "Delete the temporary files that killed writes of `path` left behind (not ones another process may still be writing)."
+    for part in Path(path).parent.glob(f'.{Path(path).name}.*.part'):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_PART_SECONDS: part.unlink()
+        except OSError: pass
 
 def load_h5(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     "Arrays and attributes from an `.h5` written by `save_h5` (strings come back as `list[str]`)."
@@ -243,15 +252,23 @@ class Dataset:
 
     def prepare_data(self) -> Path:
         "Download/generate and process once; later calls reuse the cache."
+        _remove_stale_parts(self.processed_path)
         if not self.processed_path.exists():
             arrays, attrs = self._prepare()
             save_h5(self.processed_path, arrays, attrs)
         return self.processed_path
 
     def load_or_generate_data(self) -> "Dataset":
-        "Prepare if needed, then load the cache and subsample; returns self."
+        "Prepare if needed, then load the cache and subsample; returns self. A cache that cannot be read is moved aside and rebuilt."
         self.prepare_data()
-        arrays, self.attrs = load_h5(self.processed_path)
+        try: arrays, self.attrs = load_h5(self.processed_path)
+        except (OSError, KeyError, ValueError) as e:
+            aside = self.processed_path.with_name(f'{self.processed_path.name}.corrupt-{time.strftime("%Y%m%d-%H%M%S")}')
+            os.replace(self.processed_path, aside)
+            print(f"the cache {self.processed_path} cannot be read ({type(e).__name__}: {e}); moved it to {aside.name} "
+                  "and building it again", file=sys.stderr)
+            self.prepare_data()
+            arrays, self.attrs = load_h5(self.processed_path)
         splits = {}
         for k, v in arrays.items():
             split = 'train' if k.endswith('_train') else 'test' if k.endswith('_test') else None
