@@ -93,3 +93,28 @@ def test_papermill_template_from_the_command_line(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((tmp_path/'x.json').read_text())
     assert res['config']['network'] == 'lenet' and 0 <= res['test_accuracy'] <= 1
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'metric': {'name': 'test_acc', 'goal': 'maximize'}}, "metric 'test_acc' is not in a trial's results (did you mean 'test_accuracy'?)"),
+    ({'parameters.network_args.layer_size': {'values': [8, -5]}}, "network_args 'layer_size' must be at least 1"),
+    ({'parameters.dataset_args.subsample_fraction': {'value': 2.0}}, "'subsample_fraction' must be a number in (0, 1]"),
+])
+def test_bad_sweep_fails_before_the_first_trial(tmp_path, change, message):
+    sweep = {'name': 'bad', 'method': 'grid', 'metric': {'name': 'test_accuracy', 'goal': 'maximize'},
+             'parameters': {**{k: {'value': v} for k, v in TINY.items() if k in ('dataset', 'model', 'network')},
+                            'train_args.epochs': {'value': 1}}}
+    for k, v in change.items():
+        if k.startswith('parameters.'): sweep['parameters'][k[len('parameters.'):]] = v
+        else: sweep[k] = v
+    (tmp_path/'s.yaml').write_text(yaml.safe_dump(sweep))
+    r = _run('hwr.training.sweeps', ['s.yaml', '--out', 'out'], tmp_path)
+    assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'out').exists() or not list((tmp_path/'out').glob('trial_*'))   # nothing ran
+
+
+def test_bad_group_value_fails_before_the_first_run(tmp_path):
+    (tmp_path/'g.json').write_text(json.dumps([TINY, {**TINY, 'network_args': {'layer_size': -5}}]))
+    r = _run('hwr.training.experiments', ['g.json', '--run', '--out', 'out', '--no-wandb'], tmp_path)
+    assert r.returncode == 2 and "'layer_size' must be at least 1" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'out'/'exp_00.log').exists()

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .run_experiment import ConfigError, validate_config, wandb_mode
+from .run_experiment import ConfigError, _did_you_mean, validate_config, wandb_mode
 
 # %% auto #0
 __all__ = ['SWEEP_KEYS', 'METHODS', 'PARAM_KEYS', 'DISTRIBUTIONS', 'DEFAULT_COMMAND', 'check_parameter', 'flatten_parameters',
-           'load_sweep', 'grid_trials', 'sample_parameter', 'random_trials', 'propose_trials', 'trial_config',
-           'default_template', 'run_local_sweep', 'leaderboard', 'print_leaderboard', 'plot_leaderboard',
-           'use_wandb_sweep', 'wandb_sweep_spec', 'run_wandb_sweep', 'main']
+           'load_sweep', 'grid_trials', 'sample_parameter', 'random_trials', 'propose_trials', 'check_metric',
+           'trial_config', 'default_template', 'run_local_sweep', 'leaderboard', 'print_leaderboard',
+           'plot_leaderboard', 'use_wandb_sweep', 'wandb_sweep_spec', 'run_wandb_sweep', 'main']
 
 # %% ../../nbs/33_training.sweeps.ipynb #2fd3495a
 SWEEP_KEYS = ('program', 'command', 'method', 'metric', 'parameters', 'name', 'description', 'project',
@@ -173,6 +173,14 @@ def propose_trials(sweep: dict, # from `load_sweep`
     raise ConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
 
 # %% ../../nbs/33_training.sweeps.ipynb #c3b10f2d
+def check_metric(metric: str, configs: list[dict]):
+    "Raise `ConfigError` before any trial runs when no trial's results would hold `metric`."
+    from hwr.models.base import get_model_class
+    valid = sorted({f"test_{getattr(get_model_class(c['model']), 'metric_name', 'accuracy')}" for c in configs} | {'seconds'})
+    if metric not in valid:
+        raise ConfigError(f"the sweep's metric {metric!r} is not in a trial's results{_did_you_mean(metric, valid)}; "
+                          f"valid: {', '.join(valid)}")
+
 def trial_config(sweep: dict, trial: dict) -> dict:
     "The validated experiment config of one trial (the sweep's name is its experiment_group unless set)."
     config = dict(trial)
@@ -222,6 +230,7 @@ def run_local_sweep(sweep: dict | str | Path, # a sweep file or `load_sweep` res
     for i, t in enumerate(trials):
         try: configs.append(trial_config(sweep, t))
         except ConfigError as e: raise ConfigError(f"trial {i} {t}: {e}") from None
+    check_metric(sweep['metric']['name'], configs)
     out_dir = Path(out_dir or Path('runs')/'sweeps'/_slug(sweep.get('name') or 'sweep')).resolve()  # papermill runs elsewhere
     out_dir.mkdir(parents=True, exist_ok=True)
     metric = sweep['metric']['name']
