@@ -118,3 +118,20 @@ def test_bad_group_value_fails_before_the_first_run(tmp_path):
     r = _run('hwr.training.experiments', ['g.json', '--run', '--out', 'out', '--no-wandb'], tmp_path)
     assert r.returncode == 2 and "'layer_size' must be at least 1" in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path/'out'/'exp_00.log').exists()
+
+
+def test_ctrl_c_stops_a_group_at_once_and_writes_its_summary(tmp_path):
+    import signal, time
+    slow = {**TINY, 'dataset_args': {'num_train': 3000, 'num_test': 100}, 'train_args': {'batch_size': 8, 'epochs': 50}}
+    (tmp_path/'g.json').write_text(json.dumps([slow, slow]))
+    p = subprocess.Popen([sys.executable, '-m', 'hwr.training.experiments', 'g.json', '--run', '--out', 'out', '--no-wandb'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path), cwd=tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path/'out'/'exp_00.log').exists(): time.sleep(0.2)
+    time.sleep(8)
+    t0 = time.time(); p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert time.time() - t0 < 30, 'the running experiment is stopped, not waited for'
+    assert p.returncode == 130 and 'Traceback' not in err and 'interrupted: 0 of 2 experiments had finished' in err, err
+    summary = json.loads((tmp_path/'out'/'summary.json').read_text())
+    assert len(summary) == 2 and summary[0]['returncode'] != 0 and summary[1].get('not_run')

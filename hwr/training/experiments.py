@@ -11,7 +11,8 @@ from pathlib import Path
 from .run_experiment import ConfigError, validate_config
 
 # %% auto #0
-__all__ = ['load_experiments', 'experiment_command', 'experiment_commands', 'run_experiments', 'print_summary', 'main']
+__all__ = ['load_experiments', 'experiment_command', 'experiment_commands', 'run_experiments', 'GroupInterrupted',
+           'print_summary', 'main']
 
 # %% ../../nbs/32_training.experiments.ipynb #e4ca2f80
 def load_experiments(path: str | Path, # a JSON file: a list of configs, or {"experiment_group": ..., "experiments": [...]}
@@ -97,15 +98,30 @@ def run_experiments(configs: list[dict], # validated configs (see `load_experime
         return out
 
     if verbose: print(f"running {len(configs)} experiments, {jobs} at a time; logs in {out_dir}", flush=True)
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(one, i, c) for i, c in enumerate(configs)]
+    interrupted = False
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(pool.map(one, range(len(configs)), configs))
-    except KeyboardInterrupt:
+        for f in futures: f.result()
+    except KeyboardInterrupt:                          # Ctrl-C: stop the runs now, keep what finished
+        interrupted = True
+        for f in futures: f.cancel()
         with lock:
             for p in procs: p.terminate()
-        raise
-    (out_dir/'summary.json').write_text(json.dumps(results, indent=1))
+    pool.shutdown(wait=True, cancel_futures=True)
+    results = [f.result() if f.done() and not f.cancelled() else
+               {'index': i, 'label': _label(c), 'returncode': None, 'seconds': 0.0, 'log': None, 'not_run': True}
+               for i, (f, c) in enumerate(zip(futures, configs))]
+    summary = out_dir/'summary.json'
+    tmp = summary.with_name('.summary.json.part'); tmp.write_text(json.dumps(results, indent=1)); os.replace(tmp, summary)
+    if interrupted: raise GroupInterrupted(summary, sum(r['returncode'] == 0 for r in results), len(results))
     return results
+
+class GroupInterrupted(KeyboardInterrupt):
+    "Ctrl-C during `run_experiments`: the runs were stopped and the summary of what finished was written."
+    def __init__(self, summary: Path, finished: int, total: int):
+        super().__init__(f"interrupted: {finished} of {total} experiments had finished; summary in {summary}")
+        self.summary, self.finished, self.total = summary, finished, total
 
 def print_summary(results: list[dict]):
     "A table of the runs of a group: metric, time, what ran."
@@ -135,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         results = run_experiments(load_experiments(args.file), args.jobs, args.out, args.gpu, flags)
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
+    except GroupInterrupted as e:
+        print(f"hwr-prepare-experiments: {e}", file=sys.stderr); return 130
+    except KeyboardInterrupt:
+        print("hwr-prepare-experiments: interrupted before any experiment started", file=sys.stderr); return 130
     print_summary(results)
     return 0 if all(r['returncode'] == 0 for r in results) else 1
 
