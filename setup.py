@@ -41,7 +41,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=packages + ['hwr.metadata'],
     package_dir={'hwr.metadata': 'data/raw'},
-    package_data={'hwr.metadata': ['*/metadata.toml'], 'hwr': ['weights/*.weights.h5', 'weights/*.json']},
+    package_data={'hwr.metadata': ['*/metadata.toml'], 'hwr': ['weights/*.weights.h5', 'weights/*.json', 'weights/*.npz']},
     include_package_data=False,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

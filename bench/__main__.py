@@ -15,7 +15,7 @@ Run from the repository root. Sections (all by default, or those named with --on
               (preprocessing included)
   accuracy    the shipped weights on the held-out synthetic test splits (an unseen font) and
               on the 5,000 real MNIST digits
-  realink     the shipped line weights (greedy, beam 10) and Tesseract (`--psm 7 -l eng`, when on
+  realink     the shipped line weights (greedy, beam 10, beam 16 + language model) and Tesseract (`--psm 7 -l eng`, when on
               PATH) on 49 real handwritten lines in ../shared/realink-dev, CER per source and
               overall (bench/bench_realink.py; raw results in bench/results/realink.json); when
               the folder is absent it says so and reports the last recorded run, if any
@@ -208,20 +208,31 @@ def realink(a) -> list[dict]:
     elif a.out != '-':
         RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
     print(rl.summary(res), rl.table(res), sep='\n')
+    if res.get('page_reading'): print(rl.pages_table(res['page_reading']))
     h, t = res['hwr'], res.get('tesseract')
     greedy, beam = h['runs']['greedy'], h['runs']['beam 10']
+    with_lm = next((r for k, r in h['runs'].items() if k.endswith('+ LM')), None)
+    named = [('greedy', greedy), ('beam 10', beam)] + ([(next(k for k in h['runs'] if k.endswith('+ LM')), with_lm)] if with_lm else [])
     rows = [{'figure': f'real lines: hwr {h["network"]} (shipped), {name}', 'value': r['overall']['cer'], 'unit': 'CER',
              'how': f'{res["lines"]} lines, {res["chars"]:,} characters, {len(res["group_lines"])} sources; WER {r["overall"]["wer"]:.3f}; '
                     f'{r["ms_per_line"]:.0f} ms/line (preprocessing included); input height {h["input_height"]}; {r["refused"]} refused; run {res["date"]}{note}'}
-            for name, r in (('greedy', greedy), ('beam 10', beam))]
+            for name, r in named]
     rows.append({'figure': 'real lines: Tesseract' + (f' {t["version"].split()[-1]} (--psm 7 -l eng)' if t else ''),
                  'value': t['overall']['cer'] if t else float('nan'), 'unit': 'CER',
                  'how': f'the same lines; WER {t["overall"]["wer"]:.3f}; {t["ms_per_line"]:.0f} ms/line; {t["refused"]} failed'
                         if t else res.get('tesseract_note', 'not run')})
+    pr = res.get('page_reading')
+    for name, run in (pr or {}).get('runs', {}).items():
+        hc = run['hand_cut_cer']
+        rows.append({'figure': f'real pages: hwr.segment + {name}, page CER', 'value': run['page_cer'], 'unit': 'CER',
+                     'how': f'{pr["pages"]} pages, right number of lines on {run["right_line_count"]}; the same lines cut by hand: '
+                            + (f'{hc:.3f} ({run["page_cer"] - hc:+.3f})' if hc is not None else 'not available')
+                            + f'; {run["seconds_per_page"]:.1f} s/page'})
     for g, n in res['group_lines'].items():
         tg = f'; Tesseract {t["groups"][g]["cer"]:.3f} (WER {t["groups"][g]["wer"]:.3f})' if t else ''
+        lg = f'; beam + LM {with_lm["groups"][g]["cer"]:.3f}' if with_lm else ''
         rows.append({'figure': f'real lines, {g}: hwr beam 10', 'value': beam['groups'][g]['cer'], 'unit': 'CER',
-                     'how': f'{n} lines, {beam["groups"][g]["chars"]} characters; greedy {greedy["groups"][g]["cer"]:.3f}; '
+                     'how': f'{n} lines, {beam["groups"][g]["chars"]} characters; greedy {greedy["groups"][g]["cer"]:.3f}{lg}; '
                             f'WER {beam["groups"][g]["wer"]:.3f}{tg}'})
     return rows
 

@@ -1,11 +1,11 @@
 """Real handwriting: hwr's line reader (greedy and beam search) and Tesseract on real handwritten lines.
 
     python bench/bench_realink.py [--weights FILE] [--beam 10] [--json OUT] [--show-worst N]
-                                  [--no-tesseract] [--limit N] [--root DIR]
+                                  [--no-tesseract] [--lm FILE | --no-lm] [--limit N] [--root DIR]
 
 Reads every line of the real-ink dev set (49 handwritten English lines: IAM writers, H. Scheidl,
 a CVL page, the Bentham papers) with `hwr.predict.LinePredictor` (the shipped weights, or
-`--weights`), greedy and with beam search, and with `tesseract IMG stdout --psm 7 -l eng` when
+`--weights`), greedy, with beam search, and with beam search and hwr's language model (`hwr.lm`), and with `tesseract IMG stdout --psm 7 -l eng` when
 the `tesseract` binary is on PATH (its output normalised: single spaces, ASCII quotes), and
 prints the character and word error rates (`hwr.metrics`: total edits over total reference
 characters or words) per source and overall, with the time per line. Lines a reader refuses
@@ -38,13 +38,13 @@ def missing_message(root: Path | str | None = None) -> str | None:
     return f"real handwriting dev set not found at {shown} (it is not part of the repository); skipping"
 
 
-def read_labels(path: Path | str) -> list[dict[str, str]]:
+def read_labels(path: Path | str, need: Sequence[str] = ('filename', 'transcription')) -> list[dict[str, str]]:
     "The rows of a tab-separated labels file with a header row and no quoting (transcriptions hold `\"` and `'`)."
     lines = Path(path).read_text(encoding='utf-8').splitlines()
     if not lines: raise ValueError(f"{path} is empty; expected a header row")
     header = lines[0].split('\t')
-    for need in ('filename', 'transcription'):
-        if need not in header: raise ValueError(f"{path}: the header has no {need!r} column (got {header})")
+    for col in need:
+        if col not in header: raise ValueError(f"{path}: the header has no {col!r} column (got {header})")
     rows = []
     for n, line in enumerate(lines[1:], 2):
         if not line.strip(): continue
@@ -111,8 +111,9 @@ def decoder_name(beam_width: int) -> str: return 'greedy' if beam_width == 1 els
 
 
 # ---------------------------------------------------------------- readers
-def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_widths: Sequence[int] = (1, 10)) -> dict:
-    "Read every line with `LinePredictor(weights)` at each beam width; scores per decoder under 'runs'."
+def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_widths: Sequence[int] = (1, 10),
+                 lm: str | Path | None = 'shipped') -> dict:
+    "Read every line with `LinePredictor(weights)` at each beam width, then with the language model `lm`; scores per decoder under 'runs'."
     from hwr.predict import SHIPPED, LinePredictor
     lp = LinePredictor(weights)
     refused, ok = {}, []
@@ -122,14 +123,20 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
     paths = [str(l['path']) for l in ok]
     if paths: lp.predict_batch(paths[:1])                  # warm-up: traces the network's graph once
     runs = {}
-    for beam in beam_widths:
+    decoders = [(decoder_name(b), b, None) for b in beam_widths]
+    if lm:
+        from hwr.lm import LM_BEAM_WIDTH, load_lm
+        decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
+    for name, beam, model in decoders:
+        lp.lm = model
         t = time.perf_counter()
         read = dict(zip([l['filename'] for l in ok], [text for text, _ in lp.predict_batch(paths, beam_width=beam)]))
         seconds = time.perf_counter() - t
         rec = score(lines, [read.get(l['filename'], '') for l in lines])
-        runs[decoder_name(beam)] = {'beam_width': beam, **rec, 'seconds': seconds,
-                                    'ms_per_line': 1000 * seconds / max(len(ok), 1),
-                                    'refused': len(refused), 'refused_lines': refused}
+        runs[name] = {'beam_width': beam, 'lm': str(lm) if model is not None else None, **rec, 'seconds': seconds,
+                      'ms_per_line': 1000 * seconds / max(len(ok), 1),
+                      'refused': len(refused), 'refused_lines': refused}
+    lp.lm = None
     return {'weights': str(weights) if weights else f'shipped ({SHIPPED["line"]})', 'network': lp.info.get('network'),
             'input_height': int(lp.network.input_shape[1]), 'params': int(lp.network.count_params()), 'runs': runs}
 
@@ -174,8 +181,9 @@ def evaluate_tesseract(lines: Sequence[dict], timeout: float = 60) -> dict | Non
 
 
 def evaluate(root: Path | str | None = None, weights: str | Path | None = None, beam: int = 10,
-             tesseract: bool = True, limit: int | None = None, lines: Sequence[dict] | None = None) -> dict | None:
-    "Everything the CLI and `python -m bench` report: hwr greedy and beam, Tesseract; None when the set is absent."
+             tesseract: bool = True, limit: int | None = None, lines: Sequence[dict] | None = None,
+             lm: str | Path | None = 'shipped', pages: bool = True) -> dict | None:
+    "Everything the CLI and `python -m bench` report: hwr greedy, beam and beam + LM, Tesseract; None when the set is absent."
     if lines is None: lines = load_realink(root)
     if lines is None: return None
     lines = list(lines)[:limit] if limit else list(lines)
@@ -183,10 +191,77 @@ def evaluate(root: Path | str | None = None, weights: str | Path | None = None, 
            'lines': len(lines), 'chars': sum(len(l['text']) for l in lines),
            'group_lines': {g: sum(l['group'] == g for l in lines) for g in group_order(lines)},
            'line_groups': {l['filename']: l['group'] for l in lines},
-           'hwr': evaluate_hwr(lines, weights, tuple(dict.fromkeys((1, beam)))),
+           'hwr': evaluate_hwr(lines, weights, tuple(dict.fromkeys((1, beam))), lm),
            'tesseract': evaluate_tesseract(lines) if tesseract else None}
     if res['tesseract'] is None: res['tesseract_note'] = tesseract_missing() if tesseract else 'not run (--no-tesseract)'
+    if pages and not limit: res['page_reading'] = evaluate_pages(root, weights, lm)
     return res
+
+
+def load_pages(root: Path | str | None = None) -> list[dict] | None:
+    "The dev set's whole pages (filename, path, lines expected, their texts and cut-out line images), or None when absent."
+    root = REALINK if root is None else Path(root)
+    f = root/'pages'/'pages.tsv'
+    if not f.is_file(): return None
+    pages = []
+    for r in read_labels(f, ('filename', 'lines', 'text', 'line_images')):
+        texts = r['text'].split('\\n')                 # the file joins the lines with the two characters \n
+        pages.append({'filename': r['filename'], 'path': root/'pages'/r['filename'], 'lines': int(r['lines']), 'texts': texts,
+                      'line_images': [root/n for n in r['line_images'].split()]})
+    return pages
+
+
+def evaluate_pages(root: Path | str | None = None, weights: str | Path | None = None,
+                   lm: str | Path | None = 'shipped') -> dict | None:
+    """Read every dev page with `PagePredictor` (greedy, and beam + LM): lines found against lines written, and the page's
+    CER against the CER of the same lines cut by hand (both over the page's lines joined by spaces)."""
+    pages = load_pages(root)
+    if pages is None: return None
+    from hwr.metrics import cer
+    from hwr.predict import PagePredictor
+    decoders = [('greedy', 1, None)]
+    if lm:
+        from hwr.lm import LM_BEAM_WIDTH, load_lm
+        decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
+    out = {'pages': len(pages), 'runs': {}}
+    for name, beam, model in decoders:
+        pp = PagePredictor(weights, None, model)
+        hand = pp.lines                                   # the same line reader, on the lines cut by hand
+        rows = []
+        for pg in pages:
+            t = time.perf_counter()
+            read = pp.predict(str(pg['path']), beam)
+            seconds = time.perf_counter() - t
+            got = [l['text'] for l in read['lines']]
+            cut = ([text for text, _ in hand.predict_batch([str(x) for x in pg['line_images']], beam)]
+                   if all(x.is_file() for x in pg['line_images']) else None)
+            truth = ' '.join(pg['texts'])
+            rows.append({'page': pg['filename'], 'lines': pg['lines'], 'found': len(got), 'seconds': seconds,
+                         'page_cer': cer(truth, ' '.join(got)), 'hand_cut_cer': cer(truth, ' '.join(cut)) if cut is not None else None,
+                         'reading': got, 'hand_cut_reading': cut})
+        truth_all = [' '.join(pg['texts']) for pg in pages]
+        have = [r['hand_cut_reading'] is not None for r in rows]
+        out['runs'][name] = {'pages': rows, 'right_line_count': sum(r['lines'] == r['found'] for r in rows),
+                             'page_cer': cer(truth_all, [' '.join(r['reading']) for r in rows]),
+                             'hand_cut_cer': cer([t for t, h in zip(truth_all, have) if h],
+                                                 [' '.join(r['hand_cut_reading']) for r in rows if r['hand_cut_reading'] is not None])
+                                             if any(have) else None,
+                             'seconds_per_page': sum(r['seconds'] for r in rows) / len(rows)}
+    return out
+
+
+def pages_table(res: dict) -> str:
+    "One row per page and decoder: lines written and found, page CER, CER of the lines cut by hand, seconds."
+    out = [f"{'page':22s} {'decoder':15s} {'lines':>5s} {'found':>5s} {'page CER':>9s} {'hand-cut':>9s} {'diff':>7s} {'s/page':>7s}"]
+    for name, run in res['runs'].items():
+        for r in run['pages']:
+            hc = r['hand_cut_cer']
+            out.append(f"{r['page']:22s} {name:15s} {r['lines']:5d} {r['found']:5d} {r['page_cer']:9.3f} "
+                       + (f"{hc:9.3f} {r['page_cer'] - hc:+7.3f}" if hc is not None else f"{'-':>9s} {'-':>7s}") + f" {r['seconds']:7.1f}")
+        hc = run['hand_cut_cer']
+        out.append(f"{'all pages':22s} {name:15s} {'right':>5s} {run['right_line_count']:>3d}/{len(run['pages'])} {run['page_cer']:9.3f} "
+                   + (f"{hc:9.3f} {run['page_cer'] - hc:+7.3f}" if hc is not None else f"{'-':>9s} {'-':>7s}") + f" {run['seconds_per_page']:7.1f}")
+    return '\n'.join(out)
 
 
 def readings(res: dict) -> list[tuple[str, dict]]:
@@ -239,6 +314,9 @@ def main(argv=None):
     ap.add_argument('--json', default=None, help='also write the results (scores, readings; no transcriptions) to this JSON file')
     ap.add_argument('--show-worst', type=int, default=0, metavar='N', help="print the N lines hwr reads worst")
     ap.add_argument('--no-tesseract', action='store_true', help='skip the Tesseract column')
+    ap.add_argument('--lm', default='shipped', help="language model of the beam + LM reading: 'shipped' or a file saved by hwr.lm")
+    ap.add_argument('--no-lm', action='store_true', help='skip the beam + LM reading')
+    ap.add_argument('--no-pages', action='store_true', help='skip reading the whole pages (pages/ in the dev set)')
     ap.add_argument('--limit', type=int, default=None, help='read only the first N lines (a quick check)')
     ap.add_argument('--root', default=None, help='the dev set folder (default: ../shared/realink-dev beside the project root)')
     a = ap.parse_args(argv)
@@ -246,8 +324,9 @@ def main(argv=None):
     lines = load_realink(a.root)
     if lines is None: return 0
     if a.limit: lines = lines[:a.limit]
-    res = evaluate(a.root, a.weights, a.beam, not a.no_tesseract, lines=lines)
+    res = evaluate(a.root, a.weights, a.beam, not a.no_tesseract, lines=lines, lm=None if a.no_lm else a.lm, pages=not a.no_pages)
     print(summary(res), '\n', table(res), sep='\n')
+    if res.get('page_reading'): print('\nwhole pages (../shared/realink-dev/pages), cut into lines by hwr.segment:', pages_table(res['page_reading']), sep='\n')
     if a.show_worst: print(f"\n{a.show_worst} worst lines (per-line CER, reading):\n" + worst(res, lines, a.show_worst))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1)); print('\nresults:', a.json)

@@ -16,7 +16,7 @@ from .data.base import MAPPING
 # %% auto #0
 __all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'RECIPES', 'AUTO_LINE_ASPECT', 'weights_info', 'load_network',
            'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
-           'train_shipped_weights', 'main']
+           'train_shipped_weights', 'PagePredictor', 'main']
 
 # %% ../nbs/50_predict.ipynb #b3c273ef
 from .preprocess import (BlankImageError, load_image, ink_on_black, ink_box, preprocess_character, ink_core, preprocess_line,
@@ -159,12 +159,21 @@ class LinePredictor(_Predictor):
     "Reads one line of handwriting (or a word) of any width from a path, a PIL image or an array."
     kind = 'line'
 
+    def __init__(self,
+                 weights: str | Path | None = None, # a .weights.h5 file with its .json beside it (default: shipped)
+                 invert: bool | None = None, # ink polarity for every image (None: decide per image)
+                 lm=None, # decode with a language model: 'shipped', a saved `hwr.lm.CharNgramLM` (path) or one in memory; None: without
+                ):
+        from hwr.lm import load_lm
+        self.lm = None if lm is None or lm is False else load_lm(lm)   # a bad `lm` fails before the network loads
+        super().__init__(weights, invert)
+
     def preprocess(self, image) -> np.ndarray:
         "The uint8 line image the network sees (see `preprocess_line`)."
         return preprocess_line(image, self.invert, height=int(self.network.input_shape[1]))
 
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32) -> list[tuple[str, float]]:
-        "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1."
+        "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1 (always with an LM: `LM_BEAM_WIDTH` wide unless `beam_width` > 1)."
         from hwr.models.line import prepare_lines
         from hwr.models.line import MAX_BEAM_WIDTH
         if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
@@ -177,7 +186,11 @@ class LinePredictor(_Predictor):
     def _read(self, x, beam_width: int) -> list[tuple[str, float]]:
         "Decoded text and confidence for one batch of float line images in [0, 1]."
         from hwr.models.line import ctc_decode
-        texts, conf = ctc_decode(self._run(x), 'greedy' if beam_width == 1 else 'beam_search', beam_width)
+        lm = getattr(self, 'lm', None)                      # `from_model` predictors have none
+        if lm is not None:
+            from hwr.lm import LM_BEAM_WIDTH, lm_decode
+            texts, conf = lm_decode(self._run(x), lm, beam_width=beam_width if beam_width > 1 else LM_BEAM_WIDTH)
+        else: texts, conf = ctc_decode(self._run(x), 'greedy' if beam_width == 1 else 'beam_search', beam_width)
         return [(t, float(c)) for t, c in zip(texts, conf)]
 
     def predict_prepared(self, x, beam_width: int = 1, batch_size: int = 64) -> list[tuple[str, float]]:
@@ -314,38 +327,84 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     info['metrics'] = evaluate_shipped_weights(kind, path, n_check)
     return info
 
+# %% ../nbs/50_predict.ipynb #b8e0d153
+class PagePredictor:
+    "Reads a page or paragraph of handwriting: cut into lines (`hwr.segment.segment_lines`), each read by `LinePredictor`."
+    kind = 'page'
+    def __init__(self,
+                 weights: str | Path | None = None, # line weights (default: shipped)
+                 invert: bool | None = None, # ink polarity of the pages (None: decide per page)
+                 lm=None, # language model for the lines (see `LinePredictor`)
+                ):
+        self.invert = invert
+        self.lines = LinePredictor(weights, True, lm)        # the cut lines are dark ink on white
+
+    def predict(self, image, beam_width: int = 1) -> dict:
+        "{'text': lines joined by newlines, 'confidence': mean of the lines', 'lines': [{'box', 'text', 'confidence'}, ...]}."
+        from hwr.segment import segment_lines
+        found = segment_lines(image, self.invert)
+        read = self.lines.predict_batch([l.image for l in found], beam_width)
+        lines = [{'box': [int(v) for v in l.box], 'text': t, 'confidence': round(float(c), 4)} for l, (t, c) in zip(found, read)]
+        return {'text': '\n'.join(l['text'] for l in lines), 'confidence': float(np.mean([c for _, c in read])), 'lines': lines}
+
+    def __repr__(self): return f"PagePredictor(lines={self.lines!r})"
+
 # %% ../nbs/50_predict.ipynb #dbc13eab
 AUTO_LINE_ASPECT = 1.5
 
 def _auto_kind(image, invert) -> str:
+    "'page' when the image holds two or more lines of writing, else 'line' when its ink is wide, else 'char'."
+    from hwr.segment import segment_lines
+    found = segment_lines(image, invert)
+    if len(found) >= 2:                                   # two pieces of ink above each other: a page, unless they are narrow (':', 'i')
+        widths = [l.box[2] - l.box[0] for l in found]; heights = [l.box[3] - l.box[1] for l in found]
+        if np.median(widths) > AUTO_LINE_ASPECT * np.median(heights): return 'page'
     ink = ink_on_black(load_image(image), invert)
     t, b, l, r = ink_box(ink)
     return 'line' if (r - l) > AUTO_LINE_ASPECT * (b - t) else 'char'
 
 def main(argv: Sequence[str] | None = None) -> int:
-    "Console script `hwr-predict`: read characters or lines from image files."
+    "Console script `hwr-predict`: read characters, lines or pages from image files."
     p = argparse.ArgumentParser(prog='hwr-predict', description="Read handwriting in image files with hwr's shipped models.")
     p.add_argument('paths', nargs='+', metavar='PATH', help='image files (PNG, JPEG, ...)')
-    p.add_argument('--model', choices=['auto', 'char', 'line'], default='auto',
-                   help=f'char: one character; line: a line or word; auto: line if the ink is over {AUTO_LINE_ASPECT}× wider than tall')
+    p.add_argument('--model', choices=['auto', 'char', 'line', 'page'], default='auto',
+                   help=f'char: one character; line: a line or word; page: a page or paragraph, cut into lines first; '
+                        f'auto: page if it holds two or more lines, else line if the ink is over {AUTO_LINE_ASPECT}× wider than tall, else char')
     p.add_argument('--beam', type=int, default=1, metavar='N', help='beam width for line decoding (1: greedy, the default)')
     p.add_argument('--json', action='store_true', help='print a JSON list instead of tab-separated lines')
     p.add_argument('--invert', choices=['auto', 'yes', 'no'], default='auto', help='yes: dark ink on light paper; auto: decide per image')
     p.add_argument('--weights', metavar='FILE', help='a .weights.h5 file (with its .json) instead of the shipped weights of --model')
+    p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
+                   help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
     args = p.parse_args(argv)
     from hwr.models.line import MAX_BEAM_WIDTH
     if not 1 <= args.beam <= MAX_BEAM_WIDTH: p.error(f'--beam must be from 1 to {MAX_BEAM_WIDTH}, got {args.beam}')
-    if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line')
+    if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line (or page, which reads with line weights)')
+    if args.lm and args.model == 'char': p.error('--lm reads lines; it does not apply to --model char')
+    lm = None
+    if args.lm:
+        from hwr.lm import LMFileError, load_lm
+        try: lm = load_lm(args.lm)
+        except LMFileError as e: p.error(str(e))
     invert = {'auto': None, 'yes': True, 'no': False}[args.invert]
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     predictors, results, failed = {}, [], 0
     def predictor(kind):
-        if kind not in predictors: predictors[kind] = (CharacterPredictor if kind == 'char' else LinePredictor)(args.weights, invert)
+        if kind not in predictors:
+            predictors[kind] = (CharacterPredictor(args.weights, invert) if kind == 'char' else
+                                PagePredictor(args.weights, invert, lm) if kind == 'page' else LinePredictor(args.weights, invert, lm))
         return predictors[kind]
     try:
         for path in args.paths:
             try:
                 kind = args.model if args.model != 'auto' else _auto_kind(path, invert)
+                if kind == 'page':                      # one row per line found; JSON: the text and every line's box
+                    page = predictor(kind).predict(path, args.beam)
+                    results.append({'path': path, 'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4),
+                                    'lines': page['lines']})
+                    if not args.json:
+                        for k, l in enumerate(page['lines'], 1): print(f"{path}\t{l['text']}\t{l['confidence']:.3f}\tpage {k}/{len(page['lines'])}", flush=True)
+                    continue
                 text, conf = predictor(kind).predict(path) if kind == 'char' else predictor(kind).predict(path, args.beam)
                 results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
                 if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)

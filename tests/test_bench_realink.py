@@ -78,7 +78,8 @@ def test_real_lines_greedy_subset():
     from hwr.metrics import cer
     lines = _subset()
     res = rl.evaluate_hwr(lines, beam_widths=(1,))
-    assert res['input_height'] > 0 and list(res['runs']) == ['greedy']
+    assert res['input_height'] > 0 and list(res['runs']) == ['greedy', 'beam 16 + LM']
+    assert res['runs']['greedy']['lm'] is None and res['runs']['beam 16 + LM']['lm'] == 'shipped'
     run = res['runs']['greedy']
     assert set(run['groups']) == {l['group'] for l in lines} and len(run['groups']) == 5
     for s in [run['overall'], *run['groups'].values()]:
@@ -96,3 +97,14 @@ def test_real_lines_tesseract_two_lines():
     res = rl.evaluate_tesseract(_subset()[:2])
     assert res['refused'] == 0 and 0 <= res['overall']['cer'] < math.inf
     assert all(p == ' '.join(p.split()) for p in res['predictions'].values())
+
+
+def test_real_pages_load_and_the_note_is_cut_into_its_two_lines():
+    need_realink()
+    pages = rl.load_pages()
+    if pages is None: pytest.skip("no pages/ in the dev set")
+    assert len(pages) == 4 and all(p['lines'] == len(p['texts']) == len(p['line_images']) for p in pages)
+    assert all(p['path'].is_file() and all(x.is_file() for x in p['line_images']) for p in pages)
+    from hwr.segment import segment_lines
+    note = next(p for p in pages if p['lines'] == 2)
+    assert len(segment_lines(note['path'])) == 2

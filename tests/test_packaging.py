@@ -27,6 +27,7 @@ def test_wheel_ships_metadata_and_modules(wheel):
     weights = zipfile.ZipFile(wheel)
     assert sum(weights.getinfo(n).file_size for n in h5) < 20e6, 'shipped weights stay small'
     for n in h5: assert n.replace('.weights.h5', '.json') in names, f'{n} ships with its config'
+    assert 'hwr/weights/lm_english_char6.npz' in names, 'the shipped language model is in the wheel'
     eps = next(n for n in names if n.endswith('entry_points.txt'))
     assert 'hwr-run-experiment' in zipfile.ZipFile(wheel).read(eps).decode()
 

@@ -152,3 +152,51 @@ def test_cli_reads_16_bit_transparent_and_large_images(odd_images):
     assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr
     texts = [line.split('\t')[1] for line in r.stdout.strip().splitlines()]
     assert texts == ['hello world'] * 3, texts
+
+
+def test_cli_reads_lines_with_the_language_model(images, tmp_path):
+    r = run(images/'hello.png', '--model', 'line', '--lm', '--json')
+    assert r.returncode == 0, r.stderr
+    (res,) = json.loads(r.stdout)
+    import editdistance
+    assert editdistance.eval(res['text'], 'hello world') <= 4 and 0 < res['confidence'] <= 1, res
+    auto = run(images/'A.png', images/'hello.png', '--lm')                 # --model auto: the LM reads the line only
+    assert auto.returncode == 0 and [row.split('\t')[3] for row in auto.stdout.strip().splitlines()] == ['char', 'line'], auto
+    for args, says in [(['--lm', tmp_path/'none.npz'], 'no language model at'),
+                       (['--lm', images/'notes.png'], 'is not a language model saved by hwr'),
+                       (['--lm', '--model', 'char'], 'does not apply to --model char')]:
+        bad = run(images/'hello.png', *args)
+        assert bad.returncode == 2 and says in bad.stderr and 'Traceback' not in bad.stderr, (args, bad.stderr)
+
+
+def test_shipped_language_model_is_small_and_tuned():
+    from hwr.lm import LM_DIR, LM_FILE, load_lm
+    path = LM_DIR/LM_FILE
+    assert path.stat().st_size < 5 * 2**20, f'{path.name} is {path.stat().st_size / 2**20:.1f} MiB; keep it under 5 MiB'
+    lm = load_lm('shipped')
+    assert lm.order == 6 and {'alpha', 'beta', 'corpus', 'val_cer', 'val_cer_no_lm'} <= set(lm.meta)
+    assert lm.meta['val_cer'] <= lm.meta['val_cer_no_lm'], 'the chosen weights do no worse than no LM on validation lines'
+    assert lm.score('the') > lm.score('tbe')
+
+
+@pytest.fixture(scope='module')
+def page_image(tmp_path_factory):
+    from hwr.segment import render_page
+    page = render_page(['The quick brown fox jumps', 'over the lazy dog, and', 'then it reads a page.'], seed=2, angle=1.5)
+    path = tmp_path_factory.mktemp('page')/'page.png'
+    Image.fromarray(np.round(page * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_cli_reads_a_page_line_by_line(page_image, images):
+    r = run(page_image, images/'hello.png', '--json')                    # --model auto: the page is a page, the line a line
+    assert r.returncode == 0, r.stderr
+    page, line = json.loads(r.stdout)
+    assert page['model'] == 'page' and line['model'] == 'line'
+    assert len(page['lines']) == 3 and page['text'].count('\n') == 2
+    assert all(len(l['box']) == 4 and 0 < l['confidence'] <= 1 for l in page['lines'])
+    assert [l['box'][1] for l in page['lines']] == sorted(l['box'][1] for l in page['lines'])   # top to bottom
+    import editdistance
+    assert editdistance.eval(page['lines'][0]['text'], 'The quick brown fox jumps') <= 8, page
+    tsv = run(page_image, '--model', 'page')
+    assert tsv.returncode == 0 and [row.split('\t')[3] for row in tsv.stdout.strip().splitlines()] == ['page 1/3', 'page 2/3', 'page 3/3']
