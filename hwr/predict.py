@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from .data.base import MAPPING
 
 # %% auto #0
-__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'RECIPES', 'AUTO_LINE_ASPECT', 'weights_info', 'load_network',
+__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'RECIPES', 'AUTO_LINE_ASPECT', 'weights_info', 'load_network',
            'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
            'train_shipped_weights', 'PagePredictor', 'main']
 
@@ -28,15 +28,23 @@ SHIPPED = {'char': 'CharacterModel_SyntheticCharactersDataset_lenet',
            'line': 'LineModelCtc_SyntheticLinesDataset_crnn'}
 RETRAIN = "python -c 'from hwr.predict import train_shipped_weights; train_shipped_weights(\"{kind}\")'"
 
+SAVED_SUFFIXES = ('.weights.h5', '.config.json', '.metrics.json', '.json')   # what `hwr-run-experiment --save` writes side by side
+
+def _as_weights_path(p: Path) -> Path:
+    "The .weights.h5 file of saved weights named by that file, by a file saved beside it, or by their common stem."
+    for suffix in SAVED_SUFFIXES:
+        if p.name.endswith(suffix): return p.with_name(p.name[:-len(suffix)] + '.weights.h5')
+    if p.suffix == '.h5': raise ValueError(f"weights files end in .weights.h5, got {p.name}")
+    return p.with_name(p.name + '.weights.h5')
+
 def _weights_files(kind: str, weights: str | Path | None) -> tuple[Path, Path]:
     if kind not in SHIPPED: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(SHIPPED)}")
-    path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5' if weights is None else Path(weights)
-    if not path.name.endswith('.weights.h5'): raise ValueError(f"weights files end in .weights.h5, got {path.name}")
+    path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5' if weights is None else _as_weights_path(Path(weights))
     info = path.with_name(path.name[:-len('.weights.h5')] + '.json')
     for p in (path, info):
         if not p.exists():
             raise FileNotFoundError(f"missing {p}; " + (f"retrain the shipped weights with\n    {RETRAIN.format(kind=kind)}"
-                                    if weights is None else "a weights file needs its .json (written by train_shipped_weights) beside it"))
+                                    if weights is None else "a weights file needs its .json beside it (train_shipped_weights and hwr-run-experiment --save write one)"))
     return path, info
 
 def weights_info(kind: str = 'char', # 'char' or 'line'
@@ -373,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--beam', type=int, default=1, metavar='N', help='beam width for line decoding (1: greedy, the default)')
     p.add_argument('--json', action='store_true', help='print a JSON list instead of tab-separated lines')
     p.add_argument('--invert', choices=['auto', 'yes', 'no'], default='auto', help='yes: dark ink on light paper; auto: decide per image')
-    p.add_argument('--weights', metavar='FILE', help='a .weights.h5 file (with its .json) instead of the shipped weights of --model')
+    p.add_argument('--weights', metavar='FILE', help='weights instead of the shipped ones of --model: a .weights.h5 file with its .json, '
+                                                     'or a run saved by hwr-run-experiment --save (any of its files, or their common stem)')
     p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
                    help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
     args = p.parse_args(argv)

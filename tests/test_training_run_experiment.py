@@ -103,6 +103,24 @@ def test_cli_trains_saves_and_logs_offline(tmp_path):
     assert len(runs) == 1 and str(runs[0]) in r.stdout      # says where the offline run went
 
 
+def test_a_saved_run_is_read_by_hwr_predict(tmp_path):
+    "What --save writes (weights, metrics, config and the predictor's .json) is read back by hwr-predict --weights."
+    r = _cli(['--save', f'--save-dir={tmp_path}/out', '--no-wandb', json.dumps(TINY)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    stem = next((tmp_path/'out').glob('*.config.json')).name[:-len('.config.json')]
+    info = json.loads((tmp_path/'out'/f'{stem}.json').read_text())
+    assert info['kind'] == 'char' and info['network'] == 'mlp' and info['network_args']['layer_size'] == 32
+    from PIL import Image, ImageDraw
+    im = Image.new('L', (120, 120), 230); ImageDraw.Draw(im).rectangle((40, 20, 60, 100), fill=30); im.save(tmp_path/'i.png')
+    env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'WANDB_MODE': 'disabled'}
+    for weights in (tmp_path/'out'/stem, tmp_path/'out'/f'{stem}.weights.h5', tmp_path/'out'/f'{stem}.config.json'):
+        p = subprocess.run([sys.executable, '-m', 'hwr.predict', str(tmp_path/'i.png'), '--model', 'char', '--weights', str(weights), '--json'],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        (res,) = json.loads(p.stdout)
+        assert len(res['text']) == 1 and 0 < res['confidence'] <= 1
+
+
 def test_config_from_file(tmp_path):
     (tmp_path/'c.json').write_text(json.dumps({**TINY, 'train_args': {'batch_size': 64, 'epochs': 1, 'strategy': 'mirrored'}}))
     r = _cli(['c.json', '--no-wandb'], tmp_path)

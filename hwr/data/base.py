@@ -190,6 +190,7 @@ KNOWN_DATASETS = {
     'EmnistLinesDataset': 'hwr.data.emnist_lines',
     'IamDataset': 'hwr.data.iam',
     'IamLinesDataset': 'hwr.data.iam_lines',
+    'LineFolderDataset': 'hwr.data.line_folder',
 }
 
 def get_dataset_class(name: str) -> type:

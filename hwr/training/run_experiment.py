@@ -12,9 +12,10 @@ from ..data.base import get_dataset_class
 from .gpu_manager import select_gpu
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'ConfigError', 'parse_config',
-           'unflatten', 'validate_config', 'task_info', 'make_strategy', 'wandb_mode', 'start_wandb',
-           'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment', 'run_experiment', 'main']
+__all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'PREDICTOR_KINDS', 'ConfigError',
+           'parse_config', 'unflatten', 'init_weights_files', 'validate_config', 'task_info', 'make_strategy',
+           'wandb_mode', 'start_wandb', 'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment',
+           'predictor_info', 'run_experiment', 'main']
 
 # %% ../../nbs/31_training.run_experiment.ipynb #2c4fc90d
 class ConfigError(ValueError):
@@ -49,7 +50,8 @@ def unflatten(config: dict, # may hold dotted keys such as "network_args.layer_s
 
 # %% ../../nbs/31_training.run_experiment.ipynb #24f14873
 CONFIG_KEYS = {'dataset': str, 'dataset_args': dict, 'model': str, 'network': str,
-               'network_args': dict, 'train_args': dict, 'experiment_group': str, 'pretrain': dict}
+               'network_args': dict, 'train_args': dict, 'experiment_group': str, 'pretrain': dict,
+               'init_weights': str}  # 'shipped' or a .weights.h5 file with its .json: start from those weights (fine-tuning)
 REQUIRED_KEYS = ('dataset', 'model', 'network')
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
 TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by all replicas)
@@ -59,8 +61,11 @@ TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by 
               'strategy': None, # None/"default", "mirrored" (all local GPUs) or "multi_worker" (TF_CONFIG)
               'seed': 0, # seeds Python, NumPy and TensorFlow, the validation split and shuffling
               'lr_decay': False, # anneal the learning rate to zero over the epochs (half a cosine)
+              'augment': False, # fresh random distortions of every training batch (models with an `augment`: LineModelCtc)
+              'learning_rate': None, # None: the model's own (LineModelCtc: 3e-3); fine-tuning wants less, e.g. 3e-4
+              'freeze_conv': False, # keep the convolution and normalisation layers as they are (fine-tuning on a few lines)
              }
-_FIT_ARGS = ('batch_size', 'epochs', 'validation_fraction', 'early_stopping', 'seed', 'lr_decay')  # passed on to Model.fit
+_FIT_ARGS = ('batch_size', 'epochs', 'validation_fraction', 'early_stopping', 'seed', 'lr_decay', 'augment')  # passed on to Model.fit
 
 def _did_you_mean(name, valid) -> str:
     close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
@@ -118,6 +123,22 @@ def _registry_problem(lookup, name) -> tuple[Any, str | None]:
     except ImportError as e: return None, f"{name!r} is known but its module cannot be imported: {e}" 
 
 PRETRAIN_KEYS = ('dataset', 'dataset_args', 'train_args')  # what a `pretrain` block sets; model and network are the experiment's
+PREDICTOR_KINDS = {'CharacterModel': 'char', 'LineModelCtc': 'line'}  # models whose saved weights hwr.predict reads
+
+def init_weights_files(config: dict) -> tuple[Path, Path]:
+    "The .weights.h5 file and its .json that `config['init_weights']` names ('shipped': the model's shipped weights)."
+    from hwr.predict import SHIPPED, WEIGHTS_DIR, _weights_files
+    v, kind = config['init_weights'], PREDICTOR_KINDS.get(config.get('model'))
+    if v == 'shipped':
+        if kind is None: raise ValueError(f"no shipped weights for {config.get('model')!r}; shipped: {', '.join(PREDICTOR_KINDS)}")
+        return _weights_files(kind, None)
+    return _weights_files(kind or 'line', v)
+
+def _init_weights_problems(config: dict) -> list[str]:
+    try: init_weights_files(config)
+    except (ValueError, FileNotFoundError) as e: return [f"init_weights {config['init_weights']!r}: {e}"]
+    if config.get('pretrain'): return ["init_weights and pretrain both set where to start from; keep one"]
+    return []
 
 def _problems(config: dict, check_names: bool) -> list[str]:
     "Every problem with the (unflattened) `config`, as readable lines."
@@ -130,6 +151,7 @@ def _problems(config: dict, check_names: bool) -> list[str]:
         v = config.get(k)
         if v is not None and not isinstance(v, t):
             problems.append(f"{k!r} must be {_a(t())}, got {_type_name(v)} {v!r}")
+    if isinstance(config.get('init_weights'), str): problems += _init_weights_problems(config)
     train = config.get('train_args') if isinstance(config.get('train_args'), dict) else {}
     for k, v in train.items():
         if k not in TRAIN_ARGS:
@@ -142,8 +164,10 @@ def _problems(config: dict, check_names: bool) -> list[str]:
             problems.append(f"train_args 'validation_fraction' must be a number in [0, 1), got {_type_name(v)} {v!r}")
         elif k == 'early_stopping' and not (isinstance(v, bool) or (isinstance(v, int) and v >= 1)):
             problems.append(f"train_args 'early_stopping' must be false, true or a patience >= 1 (epochs), got {_type_name(v)} {v!r}")
-        elif k == 'lr_decay' and not isinstance(v, bool):
-            problems.append(f"train_args 'lr_decay' must be true or false, got {_type_name(v)} {v!r}")
+        elif k in ('lr_decay', 'augment', 'freeze_conv') and not isinstance(v, bool):
+            problems.append(f"train_args {k!r} must be true or false, got {_type_name(v)} {v!r}")
+        elif k == 'learning_rate' and v is not None and not (_is_number(v) and 0 < v < 1):
+            problems.append(f"train_args 'learning_rate' must be a number in (0, 1) or null (the model's own), got {_type_name(v)} {v!r}")
         elif k == 'strategy' and v is not None and v not in STRATEGIES:
             problems.append(f"unknown train_args strategy {v!r}; valid: {', '.join(STRATEGIES)} (or null)")
     if check_names and not problems:
@@ -197,7 +221,10 @@ def validate_config(config: dict, # a parsed config (dotted keys allowed)
     complete = lambda c: {'dataset': c['dataset'], 'dataset_args': dict(c.get('dataset_args') or {}),
                           'model': c['model'], 'network': c['network'], 'network_args': dict(c.get('network_args') or {}),
                           'train_args': {**TRAIN_ARGS, **(c.get('train_args') or {})}}
-    out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None}
+    out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None,
+           'init_weights': config.get('init_weights')}
+    if out['init_weights'] and not out['network_args']:   # the network the weights were trained with
+        out['network_args'] = json.loads(init_weights_files(out)[1].read_text())['network_args']
     if pre is not None:
         pre = complete(pre)
         out['pretrain'] = {k: pre[k] for k in PRETRAIN_KEYS}
@@ -352,7 +379,8 @@ def save_experiment(result: ExperimentResult, # a finished run
     task = task_info()
     if not task['is_chief']: folder = folder/f"worker_{task['index']}"  # never overwrite the chief's files
     base = weights.name[:-len('.weights.h5')] if weights.name.endswith('.weights.h5') else weights.stem
-    files = lambda stem: {'weights': folder/f'{stem}.weights.h5', 'metrics': folder/f'{stem}.metrics.json', 'config': folder/f'{stem}.config.json'}
+    files = lambda stem: {'weights': folder/f'{stem}.weights.h5', 'metrics': folder/f'{stem}.metrics.json', 'config': folder/f'{stem}.config.json',
+                          'predictor': folder/f'{stem}.json'}
     stem, n = base, 1
     while any(p.exists() for p in files(stem).values()):   # an earlier run's results are kept: this one gets the next number
         n += 1; stem = f'{base}-{n}'
@@ -364,14 +392,30 @@ def save_experiment(result: ExperimentResult, # a finished run
     summary = result.summary()
     _write_json(paths['metrics'], {k: v for k, v in summary.items() if k != 'config'})
     _write_json(paths['config'], result.config)
+    info = predictor_info(result)
+    if info is None: del result.saved['predictor']
+    else: _write_json(paths['predictor'], info)
     return result.saved
 
-def _fit_args(model, train: dict, interactive: bool) -> dict:
-    "The `train_args` that `model.fit` takes, plus a `verbose` that suits the output (bars on a terminal, a line per epoch in logs)."
+def predictor_info(result: ExperimentResult) -> dict | None:
+    "What `hwr.predict` needs to read the saved weights (`<stem>.json` beside them), for the models it reads; else None."
+    from hwr.predict import full_network_args
+    c, net = result.config, result.model.network
+    kind = PREDICTOR_KINDS.get(c['model'])
+    if kind is None: return None
+    return {'kind': kind, 'model': c['model'], 'dataset': c['dataset'], 'dataset_args': c['dataset_args'], 'network': c['network'],
+            'network_args': full_network_args(c['network'], c['network_args']), 'train_args': c['train_args'],
+            'input_shape': [None if d is None else int(d) for d in net.input_shape[1:]],
+            'output_shape': [None if d is None else int(d) for d in net.output_shape[1:]],
+            'mapping': ''.join(result.dataset.mapping), 'metrics': {f'test_{result.metric_name}': result.test_metric},
+            'init_weights': c.get('init_weights'), 'saved_by': 'hwr-run-experiment --save', 'experiment_config': c}
+
+def _fit_args(model, train: dict, interactive: bool, quiet: bool = False) -> dict:
+    "The `train_args` that `model.fit` takes, plus a `verbose` that suits the output (bars on a terminal, a line per epoch in logs, nothing when `quiet`)."
     params = inspect.signature(model.fit).parameters
     takes_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())  # e.g. LineModelCtc.fit(**kw)
     args = {k: train[k] for k in _FIT_ARGS if k in train and (k in params or takes_kw)}
-    if 'verbose' in params or takes_kw: args['verbose'] = 'auto' if interactive else 2
+    if 'verbose' in params or takes_kw: args['verbose'] = 0 if quiet else 'auto' if interactive else 2
     return args
 
 def _history(h) -> dict: return {k: [float(v) for v in vs] for k, vs in getattr(h, 'history', {}).items()}
@@ -384,6 +428,32 @@ def _check_same_weights(pre_model, model, pre_name: str, name: str):
         raise ConfigError(f"pretraining on {pre_name} gives {model.network.name} weights that do not fit the network for {name} "
                           f"(first difference: {diff[0]} vs {diff[1]}). Pretrain on data with the same image height and classes, "
                           "and for lines use a network that takes any width (crnn, line_lstm_ctc).")
+
+def _start_from(model, config: dict):
+    "Load the weights `config['init_weights']` names into `model`, after checking that they fit."
+    from hwr.predict import _count_saved_variables
+    path, info_path = init_weights_files(config)
+    info = json.loads(info_path.read_text())
+    have = [None if d is None else int(d) for d in model.network.input_shape[1:]]
+    if list(info.get('input_shape', have)) != have:
+        raise ConfigError(f"init_weights {path.name} read images of shape {info['input_shape']}, this dataset gives {have}; "
+                          f"make them match (for lines: dataset_args height {info['input_shape'][0]})")
+    if _count_saved_variables(path) != len(model.network.weights):
+        raise ConfigError(f"init_weights {path.name} hold the weights of another network ({info.get('network')} "
+                          f"{info.get('network_args')}); give the same network and network_args, or leave network_args out")
+    import warnings
+    with warnings.catch_warnings():                      # weights saved without an optimizer: the new run's starts fresh
+        warnings.filterwarnings('ignore', message='Skipping variable loading for optimizer')
+        model.network.load_weights(path)
+
+def _retune(model, train: dict):
+    "Set the learning rate and freeze the convolutions as `train_args` say, then compile again."
+    import keras
+    if train['learning_rate'] is not None: model.learning_rate = float(train['learning_rate'])
+    if train['freeze_conv']:
+        for layer in model.network.layers:
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.BatchNormalization)): layer.trainable = False
+    with model._scope(): model.compile()
 
 def run_experiment(config: dict | str, # a config dict, or its JSON text
                    save: bool = False, # write weights, metrics JSON and config (see `save_experiment`)
@@ -418,6 +488,8 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
             m.network.jit_compile = False
         return m, data
     model, dataset = build(config)
+    if config.get('init_weights'): _start_from(model, config)
+    if train['learning_rate'] is not None or train['freeze_conv']: _retune(model, train)
     pre = config['pretrain']
     if pre is not None:  # both networks are built before anything trains, so a mismatch fails fast
         pre_model, pre_dataset = build(pre)
@@ -434,7 +506,7 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
     if pre is not None:
         t_pre = time.time()
         if verbose: print(f"pretraining on {pre['dataset']}", flush=True)
-        h = pre_model.fit(pre_dataset, callbacks=list(callbacks or []), **_fit_args(pre_model, pre['train_args'], interactive))
+        h = pre_model.fit(pre_dataset, callbacks=list(callbacks or []), **_fit_args(pre_model, pre['train_args'], interactive, not verbose))
         model.network.set_weights(pre_model.network.get_weights())
         pretrained = {'dataset': pre['dataset'], 'history': _history(h),
                       f'test_{name}': float(pre_model.evaluate(pre_dataset.x_test, pre_dataset.y_test)),
@@ -444,7 +516,7 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
         del pre_model, pre_dataset
         if verbose: print(f"pretrained: test {name} {pretrained[f'test_{name}']:.4f} on {pre['dataset']}, "
                           f"{pretrained[f'test_{name}_before_training']:.4f} on {config['dataset']} before training on it", flush=True)
-    history = _history(model.fit(dataset, callbacks=cbs, **_fit_args(model, train, interactive)))
+    history = _history(model.fit(dataset, callbacks=cbs, **_fit_args(model, train, interactive, not verbose)))
     score = float(model.evaluate(dataset.x_test, dataset.y_test))
     result = ExperimentResult(config, model, dataset, history, name, score, time.time() - t0, gpu_index,
                               strategy.num_replicas_in_sync if strategy is not None else 1, pretrain=pretrained)
