@@ -15,7 +15,7 @@ from .data.base import MAPPING, decode
 
 # %% auto #0
 __all__ = ['to_png', 'label_text', 'DatasetBrowser', 'confused_pairs', 'misclassified', 'PredictionExplorer', 'strokes_to_image',
-           'DrawingPad']
+           'DrawingPad', 'LineLabeller']
 
 # %% ../nbs/51_widgets.ipynb #5c6fec78
 def to_png(img, # (H, W) uint8, or float in [0, 1]
@@ -260,3 +260,57 @@ class DrawingPad(W.VBox):
         self.result.value = (f"read: <b class='hwr-text' style='font-size:150%'>{html.escape(text)}</b> "
                              f"(confidence <span class='hwr-conf'>{conf:.2f}</span>){guesses}")
         self.preview.value = to_png(self.predictor.preprocess(self.image), 3 if self.kind == 'char' else 2)
+
+# %% ../nbs/51_widgets.ipynb #116be0c0
+class LineLabeller(W.VBox):
+    "Go through a folder of line images, correct each proposed text, and save `labels.tsv`."
+    def __init__(self,
+                 folder, # line images (PNG, JPEG), with or without a labels.tsv
+                 reader=None, # proposes texts for lines without one (a `LinePredictor`); None: leave them empty
+                 scale: float = 1.0, # display size of the images
+                ):
+        from pathlib import Path
+        from hwr.data.line_folder import read_labels_tsv
+        self.folder = Path(folder)
+        if not self.folder.is_dir(): raise FileNotFoundError(f"no folder {self.folder}; cut a page into one with hwr.data.line_folder.cut_page")
+        known = {r[0].name: r[1] for r in read_labels_tsv(self.folder/'labels.tsv')} if (self.folder/'labels.tsv').is_file() else {}
+        self.files = sorted(f.name for f in self.folder.iterdir() if f.suffix.lower() in ('.png', '.jpg', '.jpeg') and not f.name.startswith('.'))
+        if not self.files: raise ValueError(f"{self.folder} holds no line images (.png, .jpg)")
+        unlabelled = [f for f in self.files if f not in known]
+        proposed = dict(zip(unlabelled, [t for t, _ in reader.predict_batch([str(self.folder/f) for f in unlabelled])])) if reader is not None and unlabelled else {}
+        self.texts = [known.get(f, proposed.get(f, '')) for f in self.files]
+        self.index, self.scale = 0, scale
+        self.image, self.text = W.Image(format='png'), W.Text(layout=W.Layout(width='min(700px, 95%)'))
+        self.text.add_class('hwr-label')
+        self.status = W.HTML()
+        prev, nxt, save = W.Button(description='Previous', icon='arrow-left'), W.Button(description='Next', icon='arrow-right'), W.Button(description='Save', icon='save')
+        prev.on_click(lambda _: self.goto(self.index - 1)); nxt.on_click(lambda _: self.goto(self.index + 1)); save.on_click(lambda _: self.save())
+        self.text.observe(lambda ch: self.set_text(self.index, ch['new']), names='value')
+        super().__init__([self.image, self.text, W.HBox([prev, nxt, save]), self.status])
+        self.goto(0)
+
+    def set_text(self, i: int, text: str):
+        "Set the label of line `i`."
+        if '\t' in text or '\n' in text: raise ValueError("a label is one line of text: no tabs or newlines")
+        self.texts[i] = text
+
+    def goto(self, i: int):
+        "Show line `i` (clipped to the first and last)."
+        from PIL import Image
+        self.index = max(0, min(int(i), len(self.files) - 1))
+        with Image.open(self.folder/self.files[self.index]) as im:
+            im = im.convert('L')
+            if self.scale != 1: im = im.resize((max(1, round(im.width * self.scale)), max(1, round(im.height * self.scale))))
+            buf = io.BytesIO(); im.save(buf, format='PNG')
+        self.image.value = buf.getvalue()
+        self.text.value = self.texts[self.index]
+        empty = sum(not t.strip() for t in self.texts)
+        self.status.value = f"line {self.index + 1} of {len(self.files)}: {html.escape(self.files[self.index])}" + (f"; {empty} without text" if empty else '')
+
+    def save(self):
+        "Write `labels.tsv` (lines without text are left out, and counted)."
+        from hwr.data.line_folder import write_labels
+        keep = [(f, t) for f, t in zip(self.files, self.texts) if t.strip()]
+        path = write_labels(self.folder, [f for f, _ in keep], [t for _, t in keep])
+        self.status.value = f"saved {len(keep)} labels to {html.escape(str(path))}" + (f" ({len(self.files) - len(keep)} lines without text left out)" if len(keep) < len(self.files) else '')
+        return path

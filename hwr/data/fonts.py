@@ -250,10 +250,10 @@ def download_fonts(names=None, # catalog names (default: all)
                   ) -> list[Path]: # the verified files, in `fonts_dir()`
     "Download catalog fonts into `fonts_dir()`, checked by sha256; files already there and correct are kept."
     from tqdm.auto import tqdm
-    todo = _select(names, FONT_CATALOG if catalog is None else catalog)
+    wanted = _select(names, FONT_CATALOG if catalog is None else catalog)
     out = []
-    for n, e in tqdm(todo, desc='fonts', unit='font', disable=not progress or len(todo) < 2):
-        try: out.append(download_url(e['url'], fonts_dir()/e['filename'], sha256=e['sha256'], progress=progress and len(todo) == 1))
+    for n, e in tqdm(wanted, desc='fonts', unit='font', disable=not progress or len(wanted) < 2):
+        try: out.append(download_url(e['url'], fonts_dir()/e['filename'], sha256=e['sha256'], progress=progress and len(wanted) == 1))
         except DownloadError as err:
             raise DownloadError(f"{err}\nWhere the npm registry is reachable: python -m hwr.data.fonts npm {n}") from None
     return out
@@ -286,10 +286,10 @@ def install_fonts_from_npm(names=None, # catalog names (default: all)
                           ) -> list[Path]: # the verified files, in `fonts_dir()`
     "Like `download_fonts`, but through `npm pack`: for machines that reach the npm registry and not the CDN."
     from tqdm.auto import tqdm
-    todo = _select(names, FONT_CATALOG if catalog is None else catalog)
+    wanted = _select(names, FONT_CATALOG if catalog is None else catalog)
     d = fonts_dir(); d.mkdir(parents=True, exist_ok=True)
     out = []
-    for n, e in tqdm(todo, desc='fonts', unit='font', disable=not progress or len(todo) < 2):
+    for n, e in tqdm(wanted, desc='fonts', unit='font', disable=not progress or len(wanted) < 2):
         dest = d/e['filename']
         if dest.is_file():
             if _file_sha256(dest) == e['sha256']: out.append(dest); continue
