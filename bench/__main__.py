@@ -197,6 +197,12 @@ def accuracy(a) -> list[dict]:
 
 
 # ---------------------------------------------------------------- real handwriting (../shared/realink-dev)
+def _line_ms(r: dict) -> str:
+    "Time per line of one reading: all of it, and the decoding alone when measured."
+    dec = f"; decoding alone {r['decode_ms_per_line']:.1f}" if 'decode_ms_per_line' in r else ''
+    return f"{r['ms_per_line']:.0f} ms/line (preprocessing included{dec})"
+
+
 def realink(a) -> list[dict]:
     from . import bench_realink as rl
     f, note = RESULTS_DIR/'realink.json', ''
@@ -215,7 +221,7 @@ def realink(a) -> list[dict]:
     named = [('greedy', greedy), ('beam 10', beam)] + ([(next(k for k in h['runs'] if k.endswith('+ LM')), with_lm)] if with_lm else [])
     rows = [{'figure': f'real lines: hwr {h["network"]} (shipped), {name}', 'value': r['overall']['cer'], 'unit': 'CER',
              'how': f'{res["lines"]} lines, {res["chars"]:,} characters, {len(res["group_lines"])} sources; WER {r["overall"]["wer"]:.3f}; '
-                    f'{r["ms_per_line"]:.0f} ms/line (preprocessing included); input height {h["input_height"]}; {r["refused"]} refused; run {res["date"]}{note}'}
+                    f'{_line_ms(r)}; input height {h["input_height"]}; {r["refused"]} refused; run {res["date"]}{note}'}
             for name, r in named]
     rows.append({'figure': 'real lines: Tesseract' + (f' {t["version"].split()[-1]} (--psm 7 -l eng)' if t else ''),
                  'value': t['overall']['cer'] if t else float('nan'), 'unit': 'CER',

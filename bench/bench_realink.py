@@ -137,8 +137,28 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
                       'ms_per_line': 1000 * seconds / max(len(ok), 1),
                       'refused': len(refused), 'refused_lines': refused}
     lp.lm = None
+    decode_ms = _decode_times(lp, paths, beam_widths, decoders[-1][2] if lm else None)
+    for name, ms in decode_ms.items(): runs[name]['decode_ms_per_line'] = ms
     return {'weights': str(weights) if weights else f'shipped ({SHIPPED["line"]})', 'network': lp.info.get('network'),
             'input_height': int(lp.network.input_shape[1]), 'params': int(lp.network.count_params()), 'runs': runs}
+
+
+def _decode_times(lp, paths: Sequence[str], beam_widths: Sequence[int], lm) -> dict:
+    "Milliseconds per line of decoding alone (the network's outputs computed once, line by line): greedy, beam, beam + LM."
+    from hwr.lm import LM_BEAM_WIDTH, lm_decode
+    from hwr.models.line import ctc_decode, prepare_lines
+    if not paths: return {}
+    height = int(lp.network.input_shape[1])
+    probs = [lp._run(prepare_lines([lp.preprocess(p)], height))[0] for p in paths]
+    out = {}
+    for b in beam_widths:
+        t = time.perf_counter()
+        for p in probs: ctc_decode(p[None], 'greedy' if b == 1 else 'beam_search', b)
+        out[decoder_name(b)] = 1000 * (time.perf_counter() - t) / len(probs)
+    if lm is not None:
+        t = time.perf_counter(); lm_decode(probs, lm, beam_width=LM_BEAM_WIDTH)
+        out[f'beam {LM_BEAM_WIDTH} + LM'] = 1000 * (time.perf_counter() - t) / len(probs)
+    return out
 
 
 def tesseract_missing() -> str | None:
@@ -284,6 +304,8 @@ def table(res: dict) -> str:
     out += [row(g, lambda r, g=g: r['groups'][g]) for g in groups]
     out += ['-' * len(head2), row('overall', lambda r: r['overall'])]
     out.append(f"{'ms/line':27s}" + ''.join(f" | {r['ms_per_line']:13.0f}" for _, r in runs))
+    out.append(f"{'  of which decoding':27s}" + ''.join(f" | {r['decode_ms_per_line']:13.1f}" if 'decode_ms_per_line' in r else f" | {'-':>13s}"
+                                                     for _, r in runs))
     out.append(f"{'refused lines':27s}" + ''.join(f" | {r['refused']:13d}" for _, r in runs))
     return '\n'.join(out)
 
