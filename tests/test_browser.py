@@ -1,8 +1,11 @@
 """The drawing pad in a real JupyterLab in a real browser.
 
-Starts JupyterLab on 127.0.0.1 in a temporary folder holding a small widgets notebook, opens it
-in Debian's chromium driven by Playwright, runs all cells, draws an "L" on the canvas with mouse
-events, and checks the prediction the page shows. Saves a screenshot.
+Starts JupyterLab on 127.0.0.1 in a temporary folder holding two small widgets notebooks, opens
+them in Debian's chromium driven by Playwright and runs all cells:
+- the drawing pad: draws an "L" on the canvas with mouse events and checks the prediction shown;
+- the line labeller: types a correction over the shipped model's proposed text of a line, clicks
+  Save, and checks the `labels.tsv` written on disk.
+Saves a screenshot of each page.
 
 It needs /usr/bin/chromium (`apt-get install chromium`) and Playwright's Python package
 (`pip install playwright`; never `playwright install`: we use the system chromium). It takes a
@@ -10,7 +13,7 @@ minute or two, so it runs only when asked:
 
     HWR_BROWSER_TESTS=1 pytest tests/test_browser.py
 
-Set HWR_BROWSER_SCREENSHOT=/some/file.png to keep a copy of the screenshot.
+Set HWR_BROWSER_SCREENSHOTS=/some/folder to keep a copy of the screenshots.
 """
 from __future__ import annotations
 import json, os, shutil, socket, subprocess, sys, time, urllib.request
@@ -37,13 +40,19 @@ CELLS = [
 ]
 
 
-def _notebook(path: Path):
+LABEL_CELLS = [
+    "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nfrom hwr.widgets import LineLabeller\nfrom hwr.predict import LinePredictor",
+    "labeller = LineLabeller('lines', reader=LinePredictor())\nlabeller",
+]
+
+
+def _notebook(path: Path, cells: list[str] = CELLS):
     "A small widgets notebook with kernelspec metadata (so JupyterLab does not ask for a kernel)."
     nb = {'nbformat': 4, 'nbformat_minor': 5,
           'metadata': {'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'},
                        'language_info': {'name': 'python'}},
           'cells': [{'cell_type': 'code', 'id': f'c{i}', 'metadata': {}, 'execution_count': None, 'outputs': [],
-                     'source': src} for i, src in enumerate(CELLS)]}
+                     'source': src} for i, src in enumerate(cells)]}
     path.write_text(json.dumps(nb, indent=1))
 
 
@@ -57,6 +66,10 @@ def jupyterlab(tmp_path):
     "JupyterLab serving tmp_path/work on a free port; yields its base URL."
     work = tmp_path/'work'; work.mkdir()
     _notebook(work/'draw.ipynb')
+    _notebook(work/'label.ipynb', LABEL_CELLS)
+    from hwr.data.line_folder import write_stand_in
+    write_stand_in(work/'lines', n=2, seed=3)
+    (work/'lines'/'labels.tsv').unlink()          # unlabelled lines: the labeller proposes the model's reading
     news = tmp_path/'settings'/'@jupyterlab'/'apputils-extension'/'notification.jupyterlab-settings'
     news.parent.mkdir(parents=True); news.write_text('{"fetchNews": "false"}')   # no news pop-up over the page
     port = _free_port()
@@ -86,6 +99,24 @@ def jupyterlab(tmp_path):
         log.close()
 
 
+def _open_and_run(page, url: str):
+    "Open a notebook in JupyterLab, wait for its kernel, run all its cells."
+    page.goto(url, wait_until='domcontentloaded')
+    page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget'
+                           ' && window.jupyterapp.shell.currentWidget.sessionContext', timeout=120_000)
+    page.wait_for_function('() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;'
+                           ' return k && k.status === "idle"; }', timeout=120_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _screenshot(page, tmp_path: Path, name: str):
+    shot = tmp_path/name                             # also on failure: what did the page show?
+    page.screenshot(path=str(shot), full_page=True)
+    print(f'screenshot: {shot}')
+    keep = os.environ.get('HWR_BROWSER_SCREENSHOTS')
+    if keep: Path(keep).mkdir(parents=True, exist_ok=True); shutil.copy(shot, Path(keep)/name)
+
+
 def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
     t0 = time.time()
     with sync_playwright() as p:
@@ -94,12 +125,7 @@ def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
         errors = []
         page.on('pageerror', lambda e: errors.append(str(e)))
         try:
-            page.goto(f'{jupyterlab}/lab/tree/draw.ipynb', wait_until='domcontentloaded')
-            page.wait_for_function('() => window.jupyterapp && window.jupyterapp.shell.currentWidget'
-                                   ' && window.jupyterapp.shell.currentWidget.sessionContext', timeout=120_000)
-            page.wait_for_function('() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;'
-                                   ' return k && k.status === "idle"; }', timeout=120_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            _open_and_run(page, f'{jupyterlab}/lab/tree/draw.ipynb')
             canvas = page.locator('canvas.hwr-canvas, .hwr-canvas canvas').first
             canvas.wait_for(state='visible', timeout=180_000)
             result = page.locator('.hwr-prediction')
@@ -121,9 +147,40 @@ def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
             assert page.locator('.hwr-prediction + img, .widget-image').count() >= 1
             assert not [e for e in errors if 'ipycanvas' in e.lower()], errors
         finally:
-            shot = tmp_path/'drawing_pad.png'                # also on failure: what did the page show?
-            page.screenshot(path=str(shot), full_page=True)
-            print(f'screenshot: {shot}')
-            if os.environ.get('HWR_BROWSER_SCREENSHOT'): shutil.copy(shot, os.environ['HWR_BROWSER_SCREENSHOT'])
+            _screenshot(page, tmp_path, 'drawing_pad.png')
             browser.close()
+    print(f'browser test took {time.time() - t0:.0f} s')
+
+
+def test_line_labeller_in_jupyterlab(jupyterlab, tmp_path):
+    "Type one correction into the labeller in the browser, save, and find it in labels.tsv."
+    from hwr.data.line_folder import read_labels_tsv
+    t0, folder = time.time(), tmp_path/'work'/'lines'
+    correction = 'my own corrected words, 42.'
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={'width': 1200, 'height': 900})
+        errors = []
+        page.on('pageerror', lambda e: errors.append(str(e)))
+        try:
+            _open_and_run(page, f'{jupyterlab}/lab/tree/label.ipynb')
+            box = page.locator('.hwr-label input').first
+            box.wait_for(state='visible', timeout=180_000)
+            page.wait_for_function("() => document.querySelector('.hwr-label input').value.length > 0", timeout=60_000)
+            proposed = box.input_value()                  # the shipped model's reading of line 1
+            assert proposed.strip() and proposed != correction
+            box.fill('')
+            box.type(correction)                          # typed key by key, as a person would
+            page.locator('button.jupyter-button', has_text='Next').click()
+            page.locator('text=line 2 of 2').wait_for(timeout=30_000)
+            page.locator('button.jupyter-button', has_text='Save').click()
+            page.locator('text=saved 2 labels').wait_for(timeout=30_000)
+            assert not errors, errors
+        finally:
+            _screenshot(page, tmp_path, 'line_labeller.png')
+            browser.close()
+    rows = read_labels_tsv(folder/'labels.tsv')
+    assert [r[0].name for r in rows] == ['line_00.png', 'line_01.png']
+    assert rows[0][1] == correction, rows                 # the correction typed in the browser
+    assert rows[1][1].strip()                             # the model's proposal for the line left alone
     print(f'browser test took {time.time() - t0:.0f} s')
