@@ -67,11 +67,21 @@ def load_network(kind: str = 'char', # 'char' or 'line'
     "The Keras network described by the weights' JSON, with the weights loaded; returns (network, info)."
     from hwr.networks.base import build_network
     path, info_path = _weights_files(kind, weights)
-    info = json.loads(info_path.read_text())
+    try: info = json.loads(info_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{info_path} is not the JSON that --save writes beside the weights ({e}); save the run again") from None
+    rank = len(info.get('output_shape') or [])           # (classes,) for a character model, (frames, classes) for a line model
+    if (kind == 'line') != (rank == 2):
+        raise ValueError(f"{path} holds a {info.get('model', 'model')} ({info.get('network')} network, output {info.get('output_shape')}), "
+                         f"not a {'line' if kind == 'line' else 'character'} model: use --model {'line' if rank == 2 else 'char'} "
+                         f"(or {'LinePredictor' if rank == 2 else 'CharacterPredictor'}) for it")
     shape = tuple(None if d is None else int(d) for d in info['input_shape'])
     net = build_network(info['network'], shape, tuple(info['output_shape']), info['network_args'])
     try:
-        n_saved = _count_saved_variables(path)     # Keras loads a file with extra layers silently: count first
+        try: n_saved = _count_saved_variables(path)   # Keras loads a file with extra layers silently: count first
+        except OSError as e:
+            raise OSError(f"{path} cannot be read as Keras weights ({e}); a copy or download cut short leaves such a file: "
+                          "save or copy it again") from None
         if n_saved != len(net.weights): raise ValueError(f"the file holds {n_saved} arrays, the network has {len(net.weights)}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
@@ -403,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             predictors[kind] = (CharacterPredictor(args.weights, invert) if kind == 'char' else
                                 PagePredictor(args.weights, invert, lm) if kind == 'page' else LinePredictor(args.weights, invert, lm))
         return predictors[kind]
+    if args.weights:                                   # weights that cannot be read: one error before any image
+        try: predictor(args.model)
+        except (OSError, ValueError, KeyError) as e: p.error(f"--weights {args.weights}: {e}")
     try:
         for path in args.paths:
             try:

@@ -220,6 +220,11 @@ def get_dataset(name: str, # a registered dataset name, e.g. "EmnistDataset"
     return cls(**args)
 
 # %% ../../nbs/01_data.base.ipynb #ec99913d
+def _memory_bytes() -> int | None:
+    "This machine's physical memory in bytes, where the system says (None elsewhere)."
+    try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError): return None
+
 class Dataset:
     "Base class: subclasses implement `_prepare()` and may override `cache_name`."
     mapping: list[str] = MAPPING
@@ -281,6 +286,21 @@ class Dataset:
 
     def _require_loaded(self):
         if self.x_train is None: raise RuntimeError(f"{type(self).__name__} is not loaded: call .load_or_generate_data() first")
+
+    def planned_shapes(self) -> tuple | None:
+        "(input_shape, output_shape) this dataset will have once loaded, where known before any data is made or read; None otherwise."
+        return None
+
+    def check(self) -> None:
+        "Check what can be checked cheaply before any data is made or read (files named, sizes); raise naming the problem."
+        planned = self.planned_shapes()
+        sizes = {k: getattr(self, k) for k in ('num_train', 'num_test') if isinstance(getattr(self, k, None), int)}
+        if planned is None or not sizes: return
+        per_item = int(np.prod([d for d in planned[0] if d])) + 4 * int(np.prod(planned[1][:-1] or (1,)))
+        need, have = sum(sizes.values()) * per_item, _memory_bytes()
+        if have and need > have:
+            raise ValueError(f"{type(self).__name__} with {', '.join(f'{k}={v:,}' for k, v in sizes.items())} needs about "
+                             f"{need / 1e9:,.1f} GB of arrays, more than this machine's {have / 1e9:.0f} GB of memory: ask for fewer")
 
     @property
     def num_classes(self) -> int: return len(self.mapping)

@@ -93,6 +93,9 @@ class EmnistLinesDataset(Dataset):
         self.char_dataset, self.char_dataset_args = char_dataset, dict(char_dataset_args or {})
         self._chars = None
 
+    def planned_shapes(self) -> tuple:
+        return (28, 28 * self.max_length), (self.max_length, len(MAPPING))
+
     @property
     def chars(self) -> Dataset:
         "The character dataset glyphs come from (built on first use; loaded when lines are generated)."

@@ -93,6 +93,9 @@ class IamLinesDataset(Dataset):
         self.x_val = self.y_val = None
         self.attrs = {}
 
+    def planned_shapes(self) -> tuple:
+        return (self.height, self.width), (self.max_length, BLANK_INDEX + 1)   # the blank is the last class
+
     def iam(self) -> IamDataset:
         "The (unloaded) `IamDataset` these lines come from."
         return IamDataset(split=self.split, path=self.path, val_fraction=self.val_fraction, test_fraction=self.test_fraction,

@@ -86,6 +86,10 @@ class LineFolderDataset(Dataset):
         self.test_files, self.height, self.max_length = list(test_files) if test_files else None, int(height), max_length
         self._rows = None
 
+    def check(self) -> None:
+        "Read and check the labels now (every missing file, empty text and unknown character in one message)."
+        self.rows
+
     @property
     def rows(self) -> list[tuple[Path, str, str | None]]:
         "The (image, text, group) rows, checked (see `check_rows`)."

@@ -112,6 +112,8 @@ class SyntheticCharactersDataset(Dataset):
         if class_weights is not None: class_counts(1, char_classes(include_space), class_weights)   # checked now, not after rendering
         self.class_weights = class_weights
 
+    def planned_shapes(self) -> tuple: return (28, 28), (len(MAPPING),)
+
     @property
     def cache_name(self) -> str:
         fonts = f"{'+'.join(self.train_fonts)}_vs_{'+'.join(self.test_fonts)}"
@@ -235,6 +237,9 @@ class SyntheticLinesDataset(Dataset):
         self.width = (int(image_width) if image_width is not None else
                       16 * int(np.ceil(0.36 * self.image_height * self.max_length / 16)) if ink else 10 * self.max_length)
         self._sentences = None
+
+    def planned_shapes(self) -> tuple:
+        return (self.image_height, self.width), (self.max_length, len(MAPPING))
 
     @property
     def sentences(self) -> dict[str, list[str]]:

@@ -252,7 +252,12 @@ def _save_weights(self: Model, path: str | Path | None = None) -> Path:
     path = Path(path) if path is not None else self.weights_path
     if not path.name.endswith('.weights.h5'): raise ValueError(f"Keras weights files must end in .weights.h5, got {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name[:-len(".weights.h5")]}.{os.getpid()}.part.weights.h5')   # Keras wants the suffix
+    stem = path.name[:-len(".weights.h5")]
+    tmp = path.with_name(f'.{stem}.{os.getpid()}.part.weights.h5')   # Keras wants the suffix
+    for old in path.parent.glob(f'.{stem}.*.part.weights.h5'):       # left by saves killed long ago (not one running now)
+        try:
+            if time.time() - old.stat().st_mtime > 3600: old.unlink()
+        except OSError: pass
     try:
         self.network.save_weights(tmp)
         os.replace(tmp, path)            # all or nothing: a save killed half-way leaves the previous file as it was

@@ -76,10 +76,11 @@ def _frames_to_classes(x, num_classes, lstm_dim, lstm_layers, bidirectional, dro
         x = layers.Dropout(dropout_amount)(x)
     return layers.Dense(num_classes, activation='softmax', name='softmax')(x)
 
-def _check_frames(name, frames, max_length):
+def _check_frames(name, frames, max_length, width, fits: str):
+    "Refuse a line network with fewer output frames than a label may have characters; `fits` says what would fit."
     if frames is not None and frames < max_length:
-        raise ValueError(f"{name}: {frames} output frames cannot hold {max_length} characters; "
-                         f"use a smaller window_stride (or width_downsample) or wider images")
+        raise ValueError(f"{name}: {frames} output frames for lines {width} pixels wide cannot hold {max_length} characters "
+                         f"(CTC needs a frame per character, and one more between repeated letters): {fits}")
 
 def line_lstm_ctc(input_shape: tuple, # (height, width); width may be None
                   output_shape: tuple, # (max_length, num_classes), num_classes including the blank
@@ -99,7 +100,10 @@ def line_lstm_ctc(input_shape: tuple, # (height, width); width may be None
         raise ValueError(f"line_lstm_ctc: window_width and window_stride must be even (features are at half resolution), got {window_width}, {window_stride}")
     if w is not None:
         if w < window_width: raise ValueError(f"line_lstm_ctc: window_width {window_width} is wider than the image ({w})")
-        _check_frames('line_lstm_ctc', num_windows(w, window_width, window_stride), max_length)
+        stride = 2 * ((w - window_width) // max(2 * (max_length - 1), 1))       # the largest even stride that fits
+        _check_frames('line_lstm_ctc', num_windows(w, window_width, window_stride), max_length, w,
+                      f"use window_stride={stride} or less" if stride >= 2 else
+                      f"use wider images (at least {window_width + 2 * (max_length - 1)} pixels) or network 'crnn'")
     inputs = keras.Input(shape=(h, w), name='image')
     x = layers.Reshape((h, -1, 1))(inputs)
     x = layers.Conv2D(32, 3, padding='same', activation='relu')(x)
@@ -130,7 +134,10 @@ def crnn(input_shape: tuple, # (height, width); width may be None
     width_pools = int(math.log2(width_downsample))
     if 2 ** width_pools != width_downsample or width_pools > len(conv_filters):
         raise ValueError(f"crnn: width_downsample must be a power of 2 up to 2**len(conv_filters) = {2 ** len(conv_filters)}, got {width_downsample}")
-    if w is not None: _check_frames('crnn', w // width_downsample, max_length)
+    if w is not None:
+        d = 2 ** int(math.log2(max(w // max_length, 1)))                      # the largest downsampling that fits
+        _check_frames('crnn', w // width_downsample, max_length, w, f"use width_downsample={d} or less" if w >= max_length else
+                      f"use images at least {max_length} pixels wide")
     inputs = keras.Input(shape=(h, w), name='image')
     x = layers.Reshape((h, -1, 1))(inputs)
     height = h

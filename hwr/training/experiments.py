@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('-j', '--jobs', type=int, default=1, help='with --run: experiments at the same time (default 1)')
     ap.add_argument('--out', default=None, help='with --run: folder for logs and results (default runs/<group>)')
     args = ap.parse_args(argv)
+    if args.jobs < 1: ap.error(f"-j/--jobs must be at least 1, got {args.jobs}")
     flags = (['--save'] if args.save else []) + ({True: ['--wandb'], False: ['--no-wandb']}.get(args.wandb, []))
     try:
         if not args.run:

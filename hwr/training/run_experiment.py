@@ -186,7 +186,22 @@ def _problems(config: dict, check_names: bool) -> list[str]:
             if not any(q.kind == q.VAR_KEYWORD for q in fit_params.values()):
                 problems += [f"train_args {k!r} is not supported by {config['model']}.fit" for k in train
                              if k in _FIT_ARGS and k not in fit_params]
+        if not problems: problems += _shape_problems(config, dataset_cls, network_fn)
     return problems
+
+def _shape_problems(config: dict, dataset_cls, network_fn) -> list[str]:
+    "The dataset's own checks, and whether the network can be built for the arrays it will make, before any data is made or read."
+    try:
+        ds = dataset_cls(**(config.get('dataset_args') or {}))
+        ds.check()
+        planned = ds.planned_shapes()
+    except (OSError, ValueError, TypeError) as e: return [f"{config['dataset']}: {e}"]
+    if planned is None or config.get('init_weights'): return []   # known only from the data, or the weights' network: checked later
+    try: network_fn(*planned, **(config.get('network_args') or {}))
+    except (ValueError, TypeError) as e:
+        (h, w), (length, _) = planned
+        return [f"network {config['network']!r} does not fit {config['dataset']}'s {h}×{w} images with up to {length} characters: {e}"]
+    return []
 
 def _pretrain_config(config: dict) -> tuple[dict | None, list[str]]:
     "The experiment `config` turned into the config of its `pretrain` stage, or the problems with its `pretrain` block."
@@ -541,8 +556,11 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
 # %% ../../nbs/31_training.run_experiment.ipynb #c8274875
 def _read_config_arg(arg: str) -> dict:
     text = arg.strip()
-    if not text.startswith('{') and Path(arg).is_file(): text = Path(arg).read_text()
-    elif not text.startswith('{'):
+    if not text.startswith('{') and Path(arg).is_file():
+        try: return parse_config(Path(arg).read_text(encoding='utf-8'))
+        except UnicodeDecodeError: raise ConfigError(f"{arg}: not a text file; a config is JSON text") from None
+        except ConfigError as e: raise ConfigError(f"{arg}: {e}") from None
+    if not text.startswith('{'):
         raise ConfigError(f"expected a JSON config such as '{{\"dataset\": ...}}' or the path of a JSON file, got {arg!r}")
     return parse_config(text)
 
@@ -559,12 +577,16 @@ def main(argv: list[str] | None = None) -> int:
                     help='log to Weights & Biases (default: on unless WANDB_MODE=disabled; offline without an API key)')
     ap.add_argument('--results', default=None, help='also write the results (metrics, history, config) to this JSON file')
     args = ap.parse_args(argv)
+    if args.save_dir and Path(args.save_dir).exists() and not Path(args.save_dir).is_dir():
+        ap.error(f"--save-dir {args.save_dir} is a file, not a folder: name a folder (it is created if missing)")
     try:
         run_experiment(_read_config_arg(args.config), save=args.save, gpu=args.gpu, use_wandb=args.wandb, save_dir=args.save_dir, results_path=args.results)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr); return 2
     except TimeoutError as e:
         print(f"error: {e}", file=sys.stderr); return 3
+    except (OSError, ValueError) as e:           # data that cannot be read or made: the message, not a traceback
+        print(f"error: {type(e).__name__ + ': ' if type(e) not in (ValueError, OSError) else ''}{e}", file=sys.stderr); return 1
     except KeyboardInterrupt:                    # Ctrl-C: one line, no traceback; a save is atomic, so nothing is half-written
         print("hwr-run-experiment: interrupted; nothing of this run was saved" + (" (earlier saved runs are untouched)" if args.save else ""),
               file=sys.stderr)

@@ -355,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--gpu', type=int, default=-1, help='local: --gpu for each trial (default -1, the GPU manager)')
     ap.add_argument('--seed', type=int, default=0, help='local: seed of random search')
     args = ap.parse_args(argv)
+    if args.jobs < 1: ap.error(f"-j/--jobs must be at least 1, got {args.jobs}")
+    if args.count is not None and args.count < 1: ap.error(f"--count must be at least 1, got {args.count}")
     try:
         sweep = load_sweep(args.file)
         if use_wandb_sweep(args.local) and args.wandb is not False:

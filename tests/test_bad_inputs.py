@@ -1,0 +1,599 @@
+"""Bad and odd inputs, one table (issue 14): every case names what it feeds hwr and what must come back.
+
+Each case runs in a fresh folder beside a set of files a user keeps (a saved run, a labelled
+folder, a dataset cache, a downloaded file). It asserts
+- the exit status (CLI cases) or the exception type (library cases), or that it works;
+- that the message names the problem (a substring of it);
+- that no traceback is printed;
+- that the kept files are byte for byte what they were.
+
+CLIs are called in this process through their `main(argv)`, exactly as the console scripts call
+them, so the table runs in about a minute. `test_count_table` prints the counts the closing note
+quotes (inputs tried, clear errors, worked, tracebacks, data lost).
+"""
+from __future__ import annotations
+import hashlib, http.server, json, os, socket, threading, zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('WANDB_MODE', 'disabled')
+
+from hwr.training.run_experiment import main as run_main, ConfigError     # noqa: E402
+from hwr.training.experiments import main as group_main                 # noqa: E402
+from hwr.training.sweeps import main as sweep_main                      # noqa: E402
+from hwr.predict import main as predict_main                            # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT/'hwr'/'weights'
+OUTCOMES = []                 # (case id, outcome) for the count table
+
+
+@dataclass
+class Case:
+    id: str
+    run: Callable[[Path], object]        # gets the case folder; CLI cases return their exit status
+    expect: object                       # an exit status (int), an exception type, or 'ok'
+    says: str | tuple = ()               # substrings the message (stderr + stdout, or the exception) must hold
+    check: Callable | None = None        # extra check on (folder, output text)
+
+
+# ---------------------------------------------------------------- inputs the cases use
+
+def _line_image(path: Path, mode: str = 'L', bits16=False):
+    "A handwriting-like line (dark ink on light paper) in several encodings."
+    from PIL import ImageDraw, ImageFont
+    im = Image.new('L', (360, 60), 235)
+    d = ImageDraw.Draw(im)
+    d.text((12, 8), 'hello world', fill=20, font=ImageFont.load_default(size=36))
+    a = np.asarray(im)
+    if bits16: Image.fromarray(a.astype(np.uint16) * 257).save(path); return path
+    if mode == 'RGBA-white':                 # white ink on a transparent background
+        rgba = np.zeros(a.shape + (4,), np.uint8); rgba[..., :3] = 255; rgba[..., 3] = 255 - a
+        Image.fromarray(rgba, 'RGBA').save(path); return path
+    im = Image.fromarray(a)
+    (im.convert(mode) if mode != 'L' else im).save(path)
+    return path
+
+
+def _write(path: Path, data: bytes | str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.write_bytes if isinstance(data, bytes) else path.write_text)(data)
+    return path
+
+
+def _cfg(**kw) -> str:
+    base = {"dataset": "SyntheticCharactersDataset", "dataset_args": {"num_train": 158, "num_test": 79},
+            "model": "CharacterModel", "network": "mlp", "train_args": {"epochs": 1}}
+    for k, v in kw.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict): base[k] = {**base[k], **v}
+        elif v is None: base.pop(k, None)
+        else: base[k] = v
+    return json.dumps(base)
+
+
+def _group(folder: Path, experiments) -> str:
+    return str(_write(folder/'group.json', json.dumps({'experiment_group': 'g', 'experiments': experiments})))
+
+
+def _sweep(folder: Path, text: str) -> str:
+    return str(_write(folder/'sweep.yaml', text))
+
+
+SWEEP_OK = """name: s
+method: grid
+metric: {name: test_accuracy, goal: maximize}
+parameters:
+  dataset: {value: SyntheticCharactersDataset}
+  dataset_args.num_train: {value: 158}
+  dataset_args.num_test: {value: 79}
+  model: {value: CharacterModel}
+  network: {value: mlp}
+  train_args.epochs: {value: 1}
+"""
+
+
+def _labels(folder: Path, rows: list[tuple[str, str]], images=True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f, _ in rows:
+        if images and not (folder/f).exists(): _line_image(folder/f)
+    (folder/'labels.tsv').write_text('file\ttext\n' + ''.join(f'{f}\t{t}\n' for f, t in rows), encoding='utf-8')
+    return folder
+
+
+def _folder_dataset(folder: Path, **kw):
+    from hwr.data.line_folder import LineFolderDataset
+    return LineFolderDataset(folder, **kw).load_or_generate_data()
+
+
+def _predict(*args):
+    return lambda d: predict_main(['--model', 'line', *[str(d/a) if a.endswith(('.png', '.jpg', '.gif', '.txt', '.svg', '.tif', '.npz', '.h5')) or a == 'folder' else a for a in args]])
+
+
+def _image_case(id, make, expect, says, model='line', check=None):
+    "A hwr-predict case on one image made by `make(path)`."
+    def run(d):
+        p = make(d/'in.png')
+        return predict_main(['--model', model, '--json', str(p)])
+    return Case(id, run, expect, says, check)
+
+
+def _json_record(d, out):
+    "The --json output holds one record for the input."
+    start = out.index('[')
+    recs = json.loads(out[start:out.rindex(']') + 1])
+    assert len(recs) == 1, recs
+
+
+def _serve(folder: Path, routes: dict):
+    "An HTTP server on 127.0.0.1 answering `routes` (path -> (status, body, headers)); returns its base URL."
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body, headers = routes.get(self.path, (404, b'not found', {}))
+            self.send_response(status)
+            for k, v in headers.items(): self.send_header(k, v)
+            self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    _SERVERS.append(srv)
+    return f'http://127.0.0.1:{srv.server_address[1]}'
+
+
+_SERVERS = []
+
+
+def _download(d, path, body=b'x' * 100, status=200, headers=None, **kw):
+    from hwr.util import download_url
+    url = _serve(d, {path: (status, body, headers or {})})
+    return download_url(url + path, d/'got.bin', progress=False, **kw)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def _truncated_cache(d):
+    "A dataset cache cut in half: the dataset names it, moves it aside and rebuilds."
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    ds = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat'])
+    ds.load_or_generate_data()
+    p = ds.processed_path; data = p.read_bytes(); p.write_bytes(data[:len(data) // 2])
+    again = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat']).load_or_generate_data()
+    assert again.x_train.shape == (79, 28, 28)
+    aside = list(p.parent.glob(p.name + '.corrupt-*'))
+    assert aside, 'the unreadable cache is kept aside, not deleted'
+    return 0
+
+
+def _garbage_cache(d):
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    ds = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat'])
+    ds.processed_path.parent.mkdir(parents=True, exist_ok=True); ds.processed_path.write_bytes(b'not an hdf5 file')
+    ds.load_or_generate_data()
+    assert ds.x_train.shape == (79, 28, 28)
+    return 0
+
+
+def _stale_parts(d):
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    ds = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat'])
+    ds.processed_path.parent.mkdir(parents=True, exist_ok=True)
+    stale = ds.processed_path.parent/f'.{ds.processed_path.name}.abc123.part'
+    stale.write_bytes(b'half a file'); os.utime(stale, (1, 1))
+    ds.load_or_generate_data()
+    assert not stale.exists(), 'a killed write leaves no .part file behind for ever'
+    return 0
+
+
+def _lm_case(content: bytes | None, name='lm.npz'):
+    def run(d):
+        p = d/name
+        if content is not None: p.write_bytes(content)
+        return predict_main(['--model', 'line', '--lm', str(p), str(_line_image(d/'ok.png'))])
+    return run
+
+
+def _bad_npz(d):
+    p = d/'lm.npz'; np.savez(p, nothing=np.zeros(3)); return p.read_bytes()
+
+
+def _weights_case(make):
+    def run(d):
+        w = make(d)
+        return predict_main(['--model', 'line', '--weights', str(w), str(_line_image(d/'ok.png'))])
+    return run
+
+
+def _copy_shipped(d, kind='line'):
+    import shutil
+    stem = {'line': 'LineModelCtc_SyntheticLinesDataset_crnn', 'char': 'CharacterModel_SyntheticCharactersDataset_lenet'}[kind]
+    for f in SHIPPED.glob(stem + '*'): shutil.copy(f, d/f.name)
+    return d/(stem + '.weights.h5')
+
+
+def _lock_symlink_dir(d):
+    from hwr.training.gpu_manager import ensure_lock_dir
+    (d/'real').mkdir(); (d/'link').symlink_to(d/'real')
+    return ensure_lock_dir(d/'link')
+
+
+def _lock_gpu_missing(d):
+    from hwr.training.gpu_manager import GPUManager, select_gpu
+    return select_gpu(3, manager=GPUManager(lambda: [dict(index=0)], d/'locks', verbose=False))
+
+
+# ---------------------------------------------------------------- the table
+
+ERR, USAGE, BAD_FILE = 2, 2, 1     # hwr-run-experiment: 2 for a bad config; argparse: 2; hwr-predict: 1 when a file failed
+
+CASES = [
+    # --- hwr-predict: arguments (checked before any model is loaded)
+    Case('predict beam 0', _predict('--beam', '0', 'x.png'), USAGE, '--beam must be from 1 to'),
+    Case('predict beam negative', _predict('--beam', '-3', 'x.png'), USAGE, '--beam must be from 1 to'),
+    Case('predict beam 2**31-1', _predict('--beam', '2147483647', 'x.png'), USAGE, '--beam must be from 1 to 100'),
+    Case('predict beam 99999999999', _predict('--beam', '99999999999', 'x.png'), USAGE, '--beam must be from 1 to 100'),
+    Case('predict beam not a number', _predict('--beam', 'wide', 'x.png'), USAGE, "invalid int value: 'wide'"),
+    Case('predict unknown model', lambda d: predict_main(['--model', 'word', 'x.png']), USAGE, "invalid choice: 'word'"),
+    Case('predict unknown invert', lambda d: predict_main(['--invert', 'maybe', 'x.png']), USAGE, "invalid choice: 'maybe'"),
+    Case('predict no paths', lambda d: predict_main([]), USAGE, 'the following arguments are required: PATH'),
+    Case('predict weights with auto', lambda d: predict_main(['--weights', 'w.h5', 'x.png']), USAGE, '--weights needs --model char or --model line'),
+    Case('predict lm with char', lambda d: predict_main(['--model', 'char', 'x.png', '--lm']), USAGE, '--lm reads lines'),
+    Case('predict lm missing file', _lm_case(None), USAGE, 'lm.npz'),
+    Case('predict lm empty file', _lm_case(b''), USAGE, 'lm.npz'),
+    Case('predict lm garbage', _lm_case(b'\x00garbage' * 50), USAGE, 'lm.npz'),
+    Case('predict lm npz without a model', lambda d: _lm_case(_bad_npz(d))(d), USAGE, 'lm.npz'),
+    Case('predict lm is a folder', lambda d: ((d/'lmdir').mkdir(), predict_main(['--model', 'line', '--lm', str(d/'lmdir'), 'x.png']))[1],
+         USAGE, 'lmdir'),
+    # --- hwr-predict: weights
+    Case('predict weights missing', _weights_case(lambda d: d/'nothere.weights.h5'), USAGE, 'nothere'),
+    Case('predict weights without json', _weights_case(lambda d: (_copy_shipped(d), (d/'LineModelCtc_SyntheticLinesDataset_crnn.json').unlink())[0]),
+         USAGE, '.json'),
+    Case('predict weights truncated', _weights_case(lambda d: (lambda w: (w.write_bytes(w.read_bytes()[:5000]), w)[1])(_copy_shipped(d))),
+         USAGE, ('LineModelCtc_SyntheticLinesDataset_crnn.weights.h5', 'cannot be read as Keras weights')),
+    Case('predict weights not hdf5', _weights_case(lambda d: (lambda w: (w.write_bytes(b'junk'), w)[1])(_copy_shipped(d))),
+         USAGE, ('LineModelCtc_SyntheticLinesDataset_crnn.weights.h5', 'cannot be read as Keras weights')),
+    Case('predict char weights as line', lambda d: predict_main(['--model', 'line', '--weights', str(_copy_shipped(d, 'char')),
+                                                                 str(_line_image(d/'ok.png'))]), USAGE, 'CharacterModel'),
+    Case('predict weights json garbage', _weights_case(lambda d: (_copy_shipped(d), _write(d/'LineModelCtc_SyntheticLinesDataset_crnn.json', '{oops'))[0]),
+         USAGE, ('LineModelCtc_SyntheticLinesDataset_crnn.json', 'is not the JSON')),
+    # --- hwr-predict: images (each file's error is its own; --json prints one record per input)
+    _image_case('image missing', lambda p: p, BAD_FILE, 'no such image file', check=_json_record),
+    _image_case('image is a folder', lambda p: (p.mkdir(), p)[1], BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image zero bytes', lambda p: _write(p, b''), BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image is text', lambda p: _write(p, 'hello, I am not a picture\n'), BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image truncated png', lambda p: _write(p, _line_image(p).read_bytes()[:200]), BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image 14000x14000', lambda p: (Image.new('L', (14000, 14000), 255).save(p), p)[1], BAD_FILE,
+                'far too large to read', check=_json_record),
+    _image_case('image 10000x10000', lambda p: (Image.new('L', (10000, 10000), 255).save(p), p)[1], BAD_FILE,
+                'up to 80 million pixels', check=_json_record),
+    _image_case('image 1x1', lambda p: (Image.new('L', (1, 1), 0).save(p), p)[1], BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image blank white', lambda p: (Image.new('L', (300, 60), 255).save(p), p)[1], BAD_FILE, 'no ink', check=_json_record),
+    _image_case('image blank black', lambda p: (Image.new('L', (300, 60), 0).save(p), p)[1], BAD_FILE, 'no ink', check=_json_record),
+    _image_case('image 16-bit png', lambda p: _line_image(p, bits16=True), 0, 'hello', check=_json_record),
+    _image_case('image white ink on transparent', lambda p: _line_image(p, 'RGBA-white'), 0, 'hello', check=_json_record),
+    _image_case('image palette png', lambda p: _line_image(p, 'P'), 0, 'hello', check=_json_record),
+    _image_case('image rgb png', lambda p: _line_image(p, 'RGB'), 0, 'hello', check=_json_record),
+    _image_case('image cmyk jpeg', lambda p: (Image.open(_line_image(p)).convert('CMYK').save(p.with_suffix('.jpg')), p.with_suffix('.jpg'))[1],
+                0, 'hello', check=_json_record),
+    _image_case('image 2 px high', lambda p: (Image.new('L', (300, 2), 0).save(p), p)[1], BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image 40000x30 strip', lambda p: (Image.new('L', (40000, 30), 255).save(p), p)[1], BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image svg', lambda p: _write(p.with_suffix('.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>'), BAD_FILE, 'in.svg',
+                check=_json_record),
+    _image_case('char model on blank', lambda p: (Image.new('L', (28, 28), 255).save(p), p)[1], BAD_FILE, 'no ink', model='char',
+                check=_json_record),
+    _image_case('page model on blank', lambda p: (Image.new('L', (800, 600), 255).save(p), p)[1], BAD_FILE, 'in.png', model='page',
+                check=_json_record),
+    Case('predict batch goes on past bad files',
+         lambda d: predict_main(['--model', 'line', '--json', str(_line_image(d/'a.png')), str(d/'gone.png'), str(_write(d/'b.png', b'x')),
+                                 str(_line_image(d/'c.png'))]), BAD_FILE, ('"error"', 'gone.png'),
+         check=lambda d, out: _check_batch(out)),
+    # --- hwr-run-experiment: the config, all problems before any work
+    Case('config broken json', lambda d: run_main(['{"dataset": ']), ERR, 'invalid JSON at line 1'),
+    Case('config file broken json', lambda d: run_main([str(_write(d/'c.json', '{"dataset": '))]), ERR, 'invalid JSON'),
+    Case('config empty file', lambda d: run_main([str(_write(d/'c.json', ''))]), ERR, 'c.json'),
+    Case('config not an object', lambda d: run_main(['[1, 2]']), ERR, 'expected a JSON config such as'),
+    Case('config missing file', lambda d: run_main(['nothere.json']), ERR, 'nothere.json'),
+    Case('config unknown key', lambda d: run_main([json.dumps({**json.loads(_cfg()), 'netwrok': 'mlp'})]), ERR, "unknown key 'netwrok'"),
+    Case('config missing dataset', lambda d: run_main([_cfg(dataset=None)]), ERR, "missing key 'dataset'"),
+    Case('config unknown dataset', lambda d: run_main([_cfg(dataset='EmnistDatset')]), ERR, "unknown dataset 'EmnistDatset'"),
+    Case('config unknown network', lambda d: run_main([_cfg(network='lenett')]), ERR, "unknown network 'lenett'"),
+    Case('config unknown model', lambda d: run_main([_cfg(model='CharModel')]), ERR, "unknown model 'CharModel'"),
+    Case('config subsample 2.0', lambda d: run_main([_cfg(dataset_args={'subsample_fraction': 2.0})]), ERR, "'subsample_fraction' must be a number in (0, 1]"),
+    Case('config subsample 0', lambda d: run_main([_cfg(dataset_args={'subsample_fraction': 0})]), ERR, "'subsample_fraction'"),
+    Case('config num_train -5', lambda d: run_main([_cfg(dataset_args={'num_train': -5})]), ERR, "'num_train' must be at least 1"),
+    Case('config num_train string', lambda d: run_main([_cfg(dataset_args={'num_train': 'many'})]), ERR, "'num_train' must be an integer"),
+    Case('config num_train huge', lambda d: run_main([_cfg(dataset_args={'num_train': 10 ** 12})]), ERR, ('num_train=1,000,000,000,000', 'ask for fewer')),
+    Case('config layer_size -5', lambda d: run_main([_cfg(network_args={'layer_size': -5})]), ERR, "'layer_size' must be at least 1"),
+    Case('config layer_size 1.5', lambda d: run_main([_cfg(network_args={'layer_size': 1.5})]), ERR, "'layer_size' must be an integer"),
+    Case('config dropout 2', lambda d: run_main([_cfg(network_args={'dropout_amount': 2})]), ERR, "'dropout_amount'"),
+    Case('config unknown network arg', lambda d: run_main([_cfg(network_args={'num_layer': 2})]), ERR, "unknown network_args 'num_layer'"),
+    Case('config unknown dataset arg', lambda d: run_main([_cfg(dataset_args={'subsample': 0.1})]), ERR, "unknown dataset_args 'subsample'"),
+    Case('config batch 0', lambda d: run_main([_cfg(train_args={'batch_size': 0})]), ERR, "'batch_size' must be a positive integer"),
+    Case('config epochs string', lambda d: run_main([_cfg(train_args={'epochs': 'two'})]), ERR, "'epochs' must be a positive integer"),
+    Case('config epochs bool', lambda d: run_main([_cfg(train_args={'epochs': True})]), ERR, "'epochs' must be a positive integer"),
+    Case('config validation 1.0', lambda d: run_main([_cfg(train_args={'validation_fraction': 1.0})]), ERR, "'validation_fraction'"),
+    Case('config learning rate 5', lambda d: run_main([_cfg(train_args={'learning_rate': 5})]), ERR, "'learning_rate' must be a number in (0, 1)"),
+    Case('config strategy tpu', lambda d: run_main([_cfg(train_args={'strategy': 'tpu'})]), ERR, "unknown train_args strategy 'tpu'"),
+    Case('config early stopping -1', lambda d: run_main([_cfg(train_args={'early_stopping': -1})]), ERR, "'early_stopping'"),
+    Case('config augment string', lambda d: run_main([_cfg(train_args={'augment': 'yes'})]), ERR, "'augment' must be true or false"),
+    Case('config unknown train arg', lambda d: run_main([_cfg(train_args={'epoch': 2})]), ERR, "did you mean 'epochs'"),
+    Case('config dataset_args a list', lambda d: run_main([_cfg(dataset_args=None) [:-1] + ', "dataset_args": [1]}']), ERR, "'dataset_args' must be"),
+    Case('config many problems at once', lambda d: run_main([_cfg(network='lenett', train_args={'batch_size': -1, 'epochs': 0})]), ERR,
+         ('problems in the experiment config', 'batch_size', 'epochs')),
+    Case('config line_lstm_ctc too few frames', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "dataset_args": {"style": "clean"}, "model": "LineModelCtc", "network": "line_lstm_ctc"})]), ERR,
+         ('21 output frames', 'use window_stride=8 or less')),
+    Case('config crnn too few frames', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "dataset_args": {"style": "clean"}, "model": "LineModelCtc", "network": "crnn",
+        "network_args": {"width_downsample": 16}})]), ERR, 'use width_downsample=8 or less'),
+    Case('config crnn downsample 3', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "model": "LineModelCtc", "network": "crnn", "network_args": {"width_downsample": 3}})]), ERR,
+         'width_downsample must be a power of 2'),
+    Case('config lines min > max', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "dataset_args": {"min_length": 80}, "model": "LineModelCtc", "network": "crnn"})]), ERR,
+         'min_length <= max_length'),
+    Case('config init_weights missing', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "model": "LineModelCtc", "network": "crnn", "init_weights": str(d/'none.weights.h5')})]), ERR,
+         'none.weights.h5'),
+    Case('config init_weights and pretrain', lambda d: run_main([json.dumps({
+        "dataset": "SyntheticLinesDataset", "model": "LineModelCtc", "network": "crnn", "init_weights": "shipped",
+        "pretrain": {"dataset": "SyntheticLinesDataset"}})]), ERR, 'init_weights and pretrain'),
+    Case('config pretrain unknown key', lambda d: run_main([json.dumps({**json.loads(_cfg()), 'pretrain': {'datset': 'SyntheticCharactersDataset'}})]),
+         ERR, "unknown pretrain key 'datset'"),
+    Case('config unknown font', lambda d: run_main([_cfg(dataset_args={'train_fonts': ['arial']})]), ERR, 'arial'),
+    Case('config overlapping fonts', lambda d: run_main([_cfg(dataset_args={'train_fonts': ['kalam', 'caveat']})]), ERR, 'overlap'),
+    Case('config class weights unknown', lambda d: run_main([_cfg(dataset_args={'class_weights': 'emnist'})]), ERR, 'emnist'),
+    Case('config line folder missing', lambda d: run_main([json.dumps({
+        "dataset": "LineFolderDataset", "dataset_args": {"path": str(d/'my_lines')}, "model": "LineModelCtc", "network": "crnn",
+        "init_weights": "shipped"})]), ERR, ('no labels.tsv', 'my_lines')),
+    Case('config save-dir is a file', lambda d: run_main([_cfg(), '--save', '--save-dir', str(_write(d/'afile', 'x'))]), USAGE, 'afile is a file, not a folder'),
+    Case('config gpu 7 on a machine without it', lambda d: run_main([_cfg(), '--gpu', '7']), ERR, 'GPU 7'),
+    # --- hwr-prepare-experiments: every experiment checked before the first runs
+    Case('group file missing', lambda d: group_main([str(d/'none.json')]), ERR, 'none.json'),
+    Case('group broken json', lambda d: group_main([str(_write(d/'g.json', '{"experiments": ['))]), ERR, 'g.json'),
+    Case('group not a list', lambda d: group_main([str(_write(d/'g.json', '{"experiments": 3}'))]), ERR, 'expected a non-empty list of experiment configs'),
+    Case('group empty', lambda d: group_main([str(_write(d/'g.json', '{"experiment_group": "g", "experiments": []}'))]), ERR, 'expected a non-empty list'),
+    Case('group bad value in the second', lambda d: group_main([_group(d, [json.loads(_cfg()), json.loads(_cfg(train_args={'epochs': -1}))]), '--run']),
+         ERR, ('experiment 1:', "'epochs' must be a positive integer"), check=lambda d, out: _nothing_ran(d)),
+    Case('group bad name in the third', lambda d: group_main([_group(d, [json.loads(_cfg())] * 2 + [json.loads(_cfg(network='lenett'))]), '--run']),
+         ERR, ('experiment 2:', "unknown network 'lenett'"), check=lambda d, out: _nothing_ran(d)),
+    Case('group jobs 0', lambda d: group_main([_group(d, [json.loads(_cfg())]), '--run', '-j', '0']), USAGE, '-j/--jobs must be at least 1'),
+    # --- hwr-sweep: the file, its values and its metric, before the first trial
+    Case('sweep file missing', lambda d: sweep_main([str(d/'none.yaml'), '--local']), ERR, 'none.yaml'),
+    Case('sweep broken yaml', lambda d: sweep_main([_sweep(d, 'method: grid\nparameters: [\n'), '--local']), ERR, 'sweep.yaml'),
+    Case('sweep unknown method', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('method: grid', 'method: genetic')), '--local']), ERR, 'genetic'),
+    Case('sweep no metric', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('metric: {name: test_accuracy, goal: maximize}\n', '')), '--local']),
+         ERR, 'metric'),
+    Case('sweep unknown metric name', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('name: test_accuracy', 'name: test_acc')), '--local']),
+         ERR, 'test_acc', check=lambda d, out: _nothing_ran(d)),
+    Case('sweep bad goal', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('goal: maximize', 'goal: best')), '--local']), ERR, 'best'),
+    Case('sweep bad value in a grid', lambda d: sweep_main([_sweep(d, SWEEP_OK + '  network_args.layer_size: {values: [64, -1]}\n'), '--local']),
+         ERR, "'layer_size' must be at least 1", check=lambda d, out: _nothing_ran(d)),
+    Case('sweep unknown parameter', lambda d: sweep_main([_sweep(d, SWEEP_OK + '  network_args.num_layer: {values: [1, 2]}\n'), '--local']),
+         ERR, "num_layer", check=lambda d, out: _nothing_ran(d)),
+    Case('sweep jobs 0', lambda d: sweep_main([_sweep(d, SWEEP_OK), '--local', '-j', '0']), USAGE, '-j/--jobs must be at least 1'),
+    Case('sweep count 0', lambda d: sweep_main([_sweep(d, SWEEP_OK), '--local', '--count', '0']), USAGE, '--count must be at least 1'),
+    Case('sweep random without count', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('method: grid', 'method: random')), '--local']),
+         ERR, 'count'),
+    # --- labelled folders of your own lines
+    Case('folder without labels', lambda d: _folder_dataset((d/'lines').mkdir() or d/'lines'), FileNotFoundError, 'no labels.tsv'),
+    Case('folder missing image', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello'), ('gone.png', 'there')], images=False)
+                                                           if _line_image((d/'lines').mkdir() or d/'lines'/'a.png') else None),
+         ValueError, 'gone.png'),
+    Case('folder empty text', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello'), ('b.png', '   ')])), ValueError, 'b.png'),
+    Case('folder unknown characters', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello'), ('b.png', 'café ½')])), ValueError, 'é'),
+    Case('folder all problems at once', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', ''), ('b.png', 'naïve')])), ValueError, ('a.png', 'b.png')),
+    Case('folder test_fraction 1.5', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hi')]), test_fraction=1.5), ValueError, 'test_fraction'),
+    Case('folder split_by writer', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hi')]), split_by='writer'), ValueError, 'split_by'),
+    Case('folder max_length too short', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello world')]), max_length=3), ValueError, 'max_length'),
+    Case('folder image unreadable', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hi'), ('b.png', 'yo')]) if _write(d/'lines'/'b.png', b'junk') else None),
+         ValueError, 'b.png'),
+    # --- caches and data folders
+    Case('cache truncated', _truncated_cache, 0, ()),
+    Case('cache not hdf5', _garbage_cache, 0, ()),
+    Case('cache stale part files', _stale_parts, 0, ()),
+    # --- downloads (127.0.0.1 only)
+    Case('download ftp url', lambda d: __import__('hwr.util').util.download_url('ftp://127.0.0.1/x', d/'got.bin', progress=False),
+         Exception, 'not ftp://'),
+    Case('download 404', lambda d: _download(d, '/missing', status=404), Exception, '404'),
+    Case('download refused', lambda d: __import__('hwr.util').util.download_url(f'http://127.0.0.1:{_closed_port()}/x', d/'got.bin', progress=False),
+         Exception, '127.0.0.1'),
+    Case('download wrong sha256', lambda d: _download(d, '/f', sha256='0' * 64), Exception, 'sha256',
+         check=lambda d, out: _no_file(d/'got.bin')),
+    Case('download over the size cap', lambda d: _download(d, '/f', body=b'x' * 5000, max_bytes=1000), Exception, '1,000 allowed',
+         check=lambda d, out: _no_file(d/'got.bin')),
+    Case('download wrong size', lambda d: _download(d, '/f', body=b'x' * 50, size=60), Exception, '60',
+         check=lambda d, out: _no_file(d/'got.bin')),
+    # --- GPU locks
+    Case('lock folder is a symlink', _lock_symlink_dir, Exception, 'link'),
+    Case('lock for a GPU that is not there', _lock_gpu_missing, ValueError, 'GPU 3 does not exist here (GPUs: 0)',
+         check=lambda d, out: _no_file(d/'locks'/'gpu3.lock')),
+    Case('lock file is a symlink', lambda d: _lock_file_symlink(d), Exception, 'symbolic link',
+         check=lambda d, out: _assert_text(d/'target.txt', 'keep me')),
+    Case('lock folder is a file', lambda d: __import__('hwr.training.gpu_manager').training.gpu_manager.ensure_lock_dir(_write(d/'lockfile', 'x')),
+         Exception, 'not a folder'),
+    # --- language-model files
+    Case('lm api garbage', lambda d: __import__('hwr.lm').lm.load_lm(_write(d/'x.npz', b'garbage')), ValueError, 'x.npz'),
+    Case('lm api missing', lambda d: __import__('hwr.lm').lm.load_lm(d/'none.npz'), ValueError, 'none.npz'),
+]
+
+
+def _check_batch(out):
+    start = out.index('[')
+    recs = json.loads(out[start:out.rindex(']') + 1])
+    assert [Path(r['path']).name for r in recs] == ['a.png', 'gone.png', 'b.png', 'c.png'], recs
+    assert 'text' in recs[0] and 'text' in recs[3] and 'error' in recs[1] and 'error' in recs[2]
+
+
+def _nothing_ran(d):
+    runs = [p for p in Path(d).rglob('*.weights.h5') if 'kept' not in p.parts]
+    assert not runs, f'an experiment ran before the bad one was found: {runs}'
+
+
+def _lock_file_symlink(d):
+    from hwr.training.gpu_manager import ensure_lock_dir, try_lock
+    locks = ensure_lock_dir(d/'locks')
+    _write(d/'target.txt', 'keep me')
+    (locks/'gpu_0.lock').symlink_to(d/'target.txt')
+    return try_lock(locks, 0)
+
+
+def _assert_text(p, text):
+    assert Path(p).read_text() == text, f'{p} was changed'
+
+
+def _no_file(p):
+    assert not Path(p).exists(), f'{p} was left behind'
+
+
+# ---------------------------------------------------------------- the files a user keeps
+
+def _digest(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+@pytest.fixture(scope='module')
+def kept_src(tmp_path_factory):
+    "A saved run, a labelled folder and a downloaded file, as a user keeps them."
+    root = tmp_path_factory.mktemp('kept')
+    _copy_shipped(root)
+    _labels(root/'my_lines', [('l1.png', 'hello world'), ('l2.png', 'good bye')])
+    _write(root/'downloads'/'fonts.zip', b'PK\x05\x06' + b'\x00' * 18)
+    return root
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch, kept_src):
+    import shutil
+    work = tmp_path/'case'; work.mkdir()
+    kept = work/'kept'; shutil.copytree(kept_src, kept)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv('HWR_DATA_DIR', str(work/'data'))
+    monkeypatch.setenv('HWR_GPU_LOCK_DIR', str(work/'gpu-locks'))
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    return work
+
+
+@pytest.mark.parametrize('case', CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, folder, capsys):
+    before = _digest(folder/'kept')
+    raised = None
+    try:
+        result = case.run(folder)
+    except SystemExit as e:                         # argparse's exit: a CLI case
+        result = e.code
+    except Exception as e:                          # library cases raise; a CLI must never
+        raised = e
+    out = capsys.readouterr()
+    text = out.out + out.err
+    outcome = 'clear error'
+    try:
+        assert 'Traceback (most recent call last)' not in text, f'a traceback was printed:\n{text[-2000:]}'
+        if isinstance(case.expect, type):
+            assert raised is not None, f'expected {case.expect.__name__}, got {result!r}'
+            assert isinstance(raised, case.expect), f'expected {case.expect.__name__}, got {type(raised).__name__}: {raised}'
+            text = f'{raised}\n{text}'
+        else:
+            assert raised is None, f'{type(raised).__name__} escaped: {raised}'
+            assert result == case.expect or (case.expect == 'ok'), f'exit status {result!r}, expected {case.expect!r}; output:\n{text[-2000:]}'
+            if result == 0: outcome = 'worked'
+        for s in ([case.says] if isinstance(case.says, str) else case.says):
+            assert s in text, f'the message does not say {s!r}:\n{text[-2000:]}'
+        if case.check: case.check(folder, text)
+    except AssertionError:
+        OUTCOMES.append((case.id, 'traceback' if 'Traceback' in text or (raised is not None and not isinstance(case.expect, type)) else 'wrong'))
+        raise
+    after = _digest(folder/'kept')
+    if after != before:
+        OUTCOMES.append((case.id, 'data lost'))
+    assert after == before, 'a file the user keeps changed'
+    OUTCOMES.append((case.id, outcome))
+
+
+def test_count_table():
+    "The counts the closing note quotes (the table above must have run first, in this session)."
+    assert len(CASES) >= 100, len(CASES)
+    assert len({c.id for c in CASES}) == len(CASES), 'case ids must be unique'
+    if not OUTCOMES: pytest.skip('run with the table (pytest tests/test_bad_inputs.py) to see the counts')
+    counts = {k: sum(1 for _, o in OUTCOMES if o == k) for k in ('clear error', 'worked', 'traceback', 'wrong', 'data lost')}
+    print(f"\ninputs tried {len(OUTCOMES)}: " + ', '.join(f'{k} {v}' for k, v in counts.items()))
+    assert counts['traceback'] == 0 and counts['data lost'] == 0
+
+
+# ---------------------------------------------------------------- fault injection: kill a write at random points
+
+WRITER = r'''
+import os, sys, time
+os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+import numpy as np
+what, path = sys.argv[1], sys.argv[2]
+if what == 'weights':
+    import keras
+    from types import SimpleNamespace
+    from hwr.models.base import Model
+    net = keras.Sequential([keras.Input((256,)), keras.layers.Dense(4096), keras.layers.Dense(2048)])
+    for w in net.weights: w.assign(np.full(w.shape, 1.0, 'float32'))          # the new version: all ones
+    print('ready', flush=True)
+    while True: Model.save_weights(SimpleNamespace(network=net, weights_path=None), path)
+else:
+    from hwr.data.base import save_h5
+    x = np.ones((400, 256, 256), np.uint8)
+    print('ready', flush=True)
+    while True: save_h5(path, {'x_train': x, 'text_train': ['new'] * 400}, {'version': 'new'})
+'''
+
+
+def _killed_writes(tmp_path, what, path, trials=6, seed=0):
+    "Start a process that writes `path` over and over, SIGKILL it at random moments; yields after each kill."
+    import signal, subprocess, sys, time
+    script = tmp_path/'writer.py'; script.write_text(WRITER)
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        p = subprocess.Popen([sys.executable, str(script), what, str(path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''})
+        assert p.stdout.readline().strip() == 'ready'
+        time.sleep(float(rng.uniform(0.02, 1.5)))
+        p.send_signal(signal.SIGKILL); p.wait()
+        yield
+
+
+def test_a_killed_weights_save_never_breaks_the_saved_file(tmp_path):
+    import keras
+    from types import SimpleNamespace
+    from hwr.models.base import Model
+    net = keras.Sequential([keras.Input((256,)), keras.layers.Dense(4096), keras.layers.Dense(2048)])
+    for w in net.weights: w.assign(np.zeros(w.shape, 'float32'))              # the earlier good version: all zeros
+    path = tmp_path/'run.weights.h5'
+    Model.save_weights(SimpleNamespace(network=net, weights_path=None), path)
+    kinds = set()
+    for _ in _killed_writes(tmp_path, 'weights', path):
+        net.load_weights(path)                                                  # loads after every kill ...
+        v = {float(np.asarray(w).flat[0]) for w in net.weights}
+        assert v in ({0.0}, {1.0}), v                                           # ... and is one whole version
+        kinds.add(v.pop())
+    leftovers = list(tmp_path.glob('.run.*.part.weights.h5'))
+    for f in leftovers: os.utime(f, (1, 1))                                     # as if from yesterday
+    Model.save_weights(SimpleNamespace(network=net, weights_path=None), path)
+    assert not list(tmp_path.glob('.run.*.part.weights.h5')), 'old leftovers of killed saves are cleaned up by the next save'
+    print(f'versions seen after kills: {sorted(kinds)}; leftovers cleaned: {len(leftovers)}')
+
+
+def test_a_killed_cache_write_never_breaks_the_cache(tmp_path):
+    from hwr.data.base import save_h5, load_h5, _remove_stale_parts
+    path = tmp_path/'cache.h5'
+    save_h5(path, {'x_train': np.zeros((4, 8, 8), np.uint8), 'text_train': ['old'] * 4}, {'version': 'old'})
+    seen = set()
+    for _ in _killed_writes(tmp_path, 'cache', path, seed=1):
+        arrays, attrs = load_h5(path)                                           # readable after every kill
+        assert attrs['version'] in ('old', 'new') and arrays['text_train'][0] == attrs['version']
+        seen.add(attrs['version'])
+    for f in tmp_path.glob('.cache.h5.*.part'): os.utime(f, (1, 1))
+    _remove_stale_parts(path)
+    assert not list(tmp_path.glob('.cache.h5.*.part'))
+    print(f'versions seen after kills: {sorted(seen)}')
