@@ -2,7 +2,8 @@
 
 The dataset descriptions in `data/raw/<name>/metadata.toml` are shipped inside the
 wheel as the package `hwr.metadata`, so a pip-installed hwr knows where every
-dataset comes from even without a checkout.
+dataset comes from even without a checkout; the papermill template and the example
+experiment and sweep files of `nbs/experiments/` ship as `hwr.templates`.
 """
 from configparser import ConfigParser
 import setuptools, shlex
@@ -14,7 +15,7 @@ cfg = config['DEFAULT']
 cfg_keys = 'version description keywords author author_email'.split()
 expected = cfg_keys + "lib_name user branch license status min_python audience language".split()
 for o in expected: assert o in cfg, "missing expected setting: {}".format(o)
-setup_cfg = {o: cfg[o] for o in cfg_keys}
+setup_cfg = {o: cfg[o] for o in cfg_keys if cfg[o].strip()}   # no placeholder e-mail: an empty setting is left out
 
 licenses = {
     'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License'),
@@ -33,15 +34,16 @@ setuptools.setup(
     name=cfg['lib_name'],
     license=lic[0],
     classifiers=[
-        'Development Status :: ' + statuses[int(cfg['status'])],
+        'Development Status :: ' + statuses[int(cfg['status']) - 1],    # status 3 is '3 - Alpha'
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]]
       + (['License :: ' + lic[1]] if lic[1] else []),
-    url=cfg['git_url'],
-    packages=packages + ['hwr.metadata'],
-    package_dir={'hwr.metadata': 'data/raw'},
-    package_data={'hwr.metadata': ['*/metadata.toml'], 'hwr': ['weights/*.weights.h5', 'weights/*.json', 'weights/*.npz']},
+    **({'url': cfg['homepage']} if cfg.get('homepage') else {}),    # no placeholder URL
+    packages=packages + ['hwr.metadata', 'hwr.templates'],
+    package_dir={'hwr.metadata': 'data/raw', 'hwr.templates': 'nbs/experiments'},
+    package_data={'hwr.metadata': ['*/metadata.toml'], 'hwr': ['weights/*.weights.h5', 'weights/*.json', 'weights/*.npz'],
+                  'hwr.templates': ['train.ipynb', 'sample.json', '*.yaml']},   # the papermill template and example configs
     include_package_data=False,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

@@ -4,13 +4,14 @@
 
 # %% ../nbs/50_predict.ipynb #87443a33
 from __future__ import annotations
-import argparse, copy, json, os, platform, sys, time, warnings
+import argparse, copy, io, json, os, platform, sys, time, warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from . import __version__
 from .data.base import MAPPING
 
 # %% auto #0
@@ -384,7 +385,8 @@ def _auto_kind(image, invert) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `hwr-predict`: read characters, lines or pages from image files."
     p = argparse.ArgumentParser(prog='hwr-predict', description="Read handwriting in image files with hwr's shipped models.")
-    p.add_argument('paths', nargs='+', metavar='PATH', help='image files (PNG, JPEG, ...)')
+    p.add_argument('paths', nargs='+', metavar='PATH', help="image files (PNG, JPEG, ...); '-' reads one image from standard input")
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     p.add_argument('--model', choices=['auto', 'char', 'line', 'page'], default='auto',
                    help=f'char: one character; line: a line or word; page: a page or paragraph, cut into lines first; '
                         f'auto: page if it holds two or more lines, else line if the ink is over {AUTO_LINE_ASPECT}× wider than tall, else char')
@@ -396,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
                    help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
     args = p.parse_args(argv)
+    if args.paths.count('-') > 1: p.error("'-' (an image on standard input) can be given only once")
     from hwr.models.line import MAX_BEAM_WIDTH
     if not 1 <= args.beam <= MAX_BEAM_WIDTH: p.error(f'--beam must be from 1 to {MAX_BEAM_WIDTH}, got {args.beam}')
     if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line (or page, which reads with line weights)')
@@ -416,18 +419,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.weights:                                   # weights that cannot be read: one error before any image
         try: predictor(args.model)
         except (OSError, ValueError, KeyError) as e: p.error(f"--weights {args.weights}: {e}")
+    stdin = []
+    def source(path):
+        "The path, or for '-' the bytes of standard input (read once) as a file."
+        if path != '-': return path
+        if not stdin: stdin.append(sys.stdin.buffer.read())
+        f = io.BytesIO(stdin[0]); f.name = 'standard input'
+        return f
     try:
         for path in args.paths:
             try:
-                kind = args.model if args.model != 'auto' else _auto_kind(path, invert)
+                kind = args.model if args.model != 'auto' else _auto_kind(source(path), invert)
                 if kind == 'page':                      # one row per line found; JSON: the text and every line's box
-                    page = predictor(kind).predict(path, args.beam)
+                    page = predictor(kind).predict(source(path), args.beam)
                     results.append({'path': path, 'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4),
                                     'lines': page['lines']})
                     if not args.json:
                         for k, l in enumerate(page['lines'], 1): print(f"{path}\t{l['text']}\t{l['confidence']:.3f}\tpage {k}/{len(page['lines'])}", flush=True)
                     continue
-                text, conf = predictor(kind).predict(path) if kind == 'char' else predictor(kind).predict(path, args.beam)
+                text, conf = predictor(kind).predict(source(path)) if kind == 'char' else predictor(kind).predict(source(path), args.beam)
                 results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
                 if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
             except Exception as e:                      # any failure is this file's: report it, read the others

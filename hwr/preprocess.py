@@ -70,18 +70,20 @@ def _array_to_float(a: np.ndarray) -> np.ndarray:
         return a.astype(np.float32) / (255.0 if hi > 1 else 1.0)
     raise TypeError(f"an image array must be numeric (uint8, uint16, bool or float), got dtype {a.dtype}")
 
-def load_image(image, # a file path, a PIL image, or an array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+def load_image(image, # a file path, an open binary file (e.g. standard input), a PIL image, or an array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
               ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (transparent = paper), reduced if larger than `READ_MAX_SIDE`
-    "One grayscale float image from a path, a PIL image or an array, with clear errors for anything else."
+    "One grayscale float image from a path, a file, a PIL image or an array, with clear errors for anything else."
     from PIL import Image, UnidentifiedImageError
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if not path.exists(): raise FileNotFoundError(f"no such image file: {path}")
         if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
+    if isinstance(image, (str, os.PathLike)) or hasattr(image, 'read'):   # a file, or bytes arriving on standard input
+        path = Path(image) if not hasattr(image, 'read') else (getattr(image, 'name', None) or 'the image stream')
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the size is checked below, before decoding
-                with Image.open(path) as im: g = _from_pil(im)
+                with Image.open(image) as im: g = _from_pil(im)
         except UnidentifiedImageError:
             raise ValueError(f"{path} is not an image file that PIL can read (PNG, JPEG, BMP, TIFF, ...)") from None
         except Image.DecompressionBombError:

@@ -386,6 +386,7 @@ def fonts_table() -> str:
 def main(argv=None) -> int:
     "`python -m hwr.data.fonts [list | download [NAMES...] | npm [NAMES...]]`."
     p = argparse.ArgumentParser(prog='python -m hwr.data.fonts', description="hwr's handwriting fonts: list them, or fetch the catalog's.")
+    p.add_argument('--version', action='version', version=f'%(prog)s {__import__("hwr").__version__}')
     sub = p.add_subparsers(dest='cmd')
     sub.add_parser('list', help='every known font, and whether it is available here (the default)')
     for cmd, what in (('download', 'from the CDN'), ('npm', 'through npm pack')):

@@ -18,10 +18,13 @@ __all__ = ['load_experiments', 'experiment_command', 'experiment_commands', 'run
 def load_experiments(path: str | Path, # a JSON file: a list of configs, or {"experiment_group": ..., "experiments": [...]}
                      check_names: bool = True, # look up dataset/model/network names too
                     ) -> list[dict]:
-    "The complete, validated configs of an experiment group file."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no experiment file {path}")
-    try: data = json.loads(path.read_text())
+    "The complete, validated configs of an experiment group file ('-': read it from standard input)."
+    if str(path) == '-': text, path = sys.stdin.read(), 'standard input'
+    else:
+        path = Path(path)
+        if not path.is_file(): raise FileNotFoundError(f"no experiment file {path}")
+        text = path.read_text(encoding='utf-8', errors='replace')
+    try: data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
     group = None
@@ -135,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     "Console script `hwr-prepare-experiments`."
     ap = argparse.ArgumentParser(prog='hwr-prepare-experiments', description=
         "Print one run_experiment command per experiment of a group file (pipe them to GNU parallel), or run them with --run.")
-    ap.add_argument('file', help='JSON file: a list of configs, or {"experiment_group": ..., "experiments": [...]}')
+    ap.add_argument('file', help='JSON file: a list of configs, or {"experiment_group": ..., "experiments": [...]}; \'-\': standard input')
+    ap.add_argument('--version', action='version', version=f'%(prog)s {__import__("hwr").__version__}')
     ap.add_argument('--gpu', type=int, default=-1, help='--gpu for each run (default -1: a free GPU from the GPU manager, or the CPU)')
     ap.add_argument('--save', action='store_true', help='pass --save to each run (weights, metrics and config)')
     ap.add_argument('--wandb', action=argparse.BooleanOptionalAction, default=None, help='pass --wandb/--no-wandb to each run')

@@ -555,6 +555,9 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
 
 # %% ../../nbs/31_training.run_experiment.ipynb #c8274875
 def _read_config_arg(arg: str) -> dict:
+    if arg == '-':                               # the config on standard input
+        try: return parse_config(sys.stdin.read())
+        except ConfigError as e: raise ConfigError(f"standard input: {e}") from None
     text = arg.strip()
     if not text.startswith('{') and Path(arg).is_file():
         try: return parse_config(Path(arg).read_text(encoding='utf-8'))
@@ -569,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog='hwr-run-experiment', description="Train and evaluate one experiment described by a JSON config.",
         epilog='example: hwr-run-experiment \'{"dataset": "SyntheticCharactersDataset", "model": "CharacterModel", "network": "mlp", '
                '"train_args": {"epochs": 2}}\'')
-    ap.add_argument('config', help='the experiment config as JSON (or the path of a JSON file)')
+    ap.add_argument('config', help="the experiment config as JSON, the path of a JSON file, or '-' to read it from standard input")
+    ap.add_argument('--version', action='version', version=f'%(prog)s {__import__("hwr").__version__}')
     ap.add_argument('--gpu', type=int, default=None, help='-1: a free GPU from the GPU manager (CPU if none); N: GPU N; default: TensorFlow decides')
     ap.add_argument('--save', action='store_true', help='save weights, metrics JSON and the config used')
     ap.add_argument('--save-dir', default=None, help='folder for --save (default: the model\'s standard weights folder)')

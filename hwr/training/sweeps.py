@@ -87,8 +87,10 @@ def load_sweep(source: str | Path | dict, # path of a W&B sweep YAML file, or th
     if isinstance(source, dict): sweep, where = dict(source), 'sweep'
     else:
         path = Path(source)
-        if not path.is_file(): raise FileNotFoundError(f"no sweep file {path}")
-        try: sweep = yaml.safe_load(path.read_text())
+        if str(source) == '-': text, path = sys.stdin.read(), 'standard input'      # the sweep on standard input
+        elif not path.is_file(): raise FileNotFoundError(f"no sweep file {path}")
+        else: text = path.read_text(encoding='utf-8', errors='replace')
+        try: sweep = yaml.safe_load(text)
         except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
         where = str(path)
     if not isinstance(sweep, dict): raise ConfigError(f"{where}: a sweep file must be a YAML mapping")
@@ -190,8 +192,11 @@ def trial_config(sweep: dict, trial: dict) -> dict:
 def _slug(text) -> str: return re.sub(r'[^A-Za-z0-9_.-]+', '-', str(text)).strip('-') or 'sweep'
 
 def default_template() -> Path:
-    "The papermill template `nbs/experiments/train.ipynb` of this checkout."
-    return Path(__file__).resolve().parent.parent.parent/'nbs'/'experiments'/'train.ipynb'
+    "The papermill template: `nbs/experiments/train.ipynb` of this checkout, else the copy a pip install ships in `hwr.templates`."
+    here = Path(__file__).resolve().parent.parent.parent/'nbs'/'experiments'/'train.ipynb'
+    if here.is_file(): return here
+    from importlib.resources import files
+    return Path(str(files('hwr.templates')/'train.ipynb'))
 
 def _trial_command(config: dict, runner: str, stem: Path, gpu: int | None, wandb_flag: bool | None,
                    template: Path | None) -> list[str]:
@@ -343,7 +348,8 @@ def run_wandb_sweep(sweep: dict, count: int | None = None, project: str | None =
 def main(argv: list[str] | None = None) -> int:
     "Console script `hwr-sweep`."
     ap = argparse.ArgumentParser(prog='hwr-sweep', description="Run a W&B-format sweep: on W&B when online, else locally (grid or random search).")
-    ap.add_argument('file', help='sweep YAML in W&B format (method, metric, parameters)')
+    ap.add_argument('file', help="sweep YAML in W&B format (method, metric, parameters); '-': standard input")
+    ap.add_argument('--version', action='version', version=f'%(prog)s {__import__("hwr").__version__}')
     ap.add_argument('--count', type=int, default=None, help='number of trials (random search needs it, unless run_cap is set)')
     ap.add_argument('--method', choices=METHODS, default=None, help="override the file's method (offline, use random for a bayes sweep)")
     ap.add_argument('-j', '--jobs', type=int, default=1, help='local: trials at the same time (each gets its own GPU, if any)')
