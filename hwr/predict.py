@@ -136,6 +136,11 @@ class _Predictor:
 
     def _forward(self, x: np.ndarray) -> np.ndarray: return self._run(x.astype(np.float32) / 255.0)
 
+    @property
+    def height(self) -> int:
+        "The image height the network reads."
+        return int(self.info['input_shape'][0])
+
     def __repr__(self):
         m = self.info.get('metrics', {})
         return f"{type(self).__name__}(network={self.info.get('network')}, params={self.network.count_params():,}, metrics={m})"
@@ -189,7 +194,7 @@ class LinePredictor(_Predictor):
 
     def preprocess(self, image) -> np.ndarray:
         "The uint8 line image the network sees (see `preprocess_line`)."
-        return preprocess_line(image, self.invert, height=int(self.network.input_shape[1]))
+        return preprocess_line(image, self.invert, height=self.height)
 
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32) -> list[tuple[str, float]]:
         "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1 (always with an LM: `LM_BEAM_WIDTH` wide unless `beam_width` > 1)."
@@ -198,7 +203,7 @@ class LinePredictor(_Predictor):
         if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
             raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
         lines = [self.preprocess(im) for im in images]
-        height = int(self.network.input_shape[1])
+        height = self.height
         return [r for s in range(0, len(lines), batch_size)
                 for r in self._read(prepare_lines(lines[s:s + batch_size], height), beam_width)]
 

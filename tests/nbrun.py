@@ -19,11 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDERS = re.compile(r"\b(TODO|FIXME|XXX|TBD|CLOSING_NOTE|PLACEHOLDER)\b|lorem ipsum", re.I)
 # C++ log lines TensorFlow's libraries print at start-up (absl format: I0000 00:00:1796243998.925 5558 port.cc:153] ...),
-# and jupyter_client's warning when a kernel that papermill starts listens on local TCP
+# jupyter_client's warning when a kernel that papermill starts listens on local TCP, and TFLite's note that it uses XNNPACK
 NOISE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
                    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
                    r"|.*triggered tf\.function retracing.*|.*retracing\. Tracing is expensive.*"
-                   r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption.*)$")
+                   r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption.*"
+                   r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$")
 SKIP_DIRECTIVE = re.compile(r"^\s*#\|\s*eval:\s*false\s*$", re.M)
 
 

@@ -28,6 +28,7 @@ from hwr.training.run_experiment import main as run_main, ConfigError     # noqa
 from hwr.training.experiments import main as group_main                 # noqa: E402
 from hwr.training.sweeps import main as sweep_main                      # noqa: E402
 from hwr.predict import main as predict_main                            # noqa: E402
+from hwr.export import main as export_main                              # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT/'hwr'/'weights'
@@ -381,6 +382,14 @@ CASES = [
     Case('sweep count 0', lambda d: sweep_main([_sweep(d, SWEEP_OK), '--local', '--count', '0']), USAGE, '--count must be at least 1'),
     Case('sweep random without count', lambda d: sweep_main([_sweep(d, SWEEP_OK.replace('method: grid', 'method: random')), '--local']),
          ERR, 'count'),
+    # --- hwr-export
+    Case('export unknown format', lambda d: export_main(['shipped-line', '--format', 'pickle']), USAGE, "invalid choice: 'pickle'"),
+    Case('export missing run', lambda d: export_main([str(d/'none'), '--format', 'onnx']), 1, 'none.weights.h5'),
+    Case('export out in a missing folder', lambda d: export_main(['shipped-char', '--format', 'onnx', '--out', str(d/'no'/'x.onnx')]), 1, 'no folder'),
+    Case('export over an existing file', lambda d: export_main(['shipped-char', '--format', 'onnx', '--out', str(_write(d/'mine.onnx', b'keep'))]),
+         1, 'exists; pass force=True', check=lambda d, out: _assert_text(d/'mine.onnx', 'keep')),
+    Case('export --out with two formats', lambda d: export_main(['shipped-char', '--format', 'onnx', '--format', 'tflite', '--out', 'x']),
+         USAGE, '--out names one export'),
     # --- labelled folders of your own lines
     Case('folder without labels', lambda d: _folder_dataset((d/'lines').mkdir() or d/'lines'), FileNotFoundError, 'no labels.tsv'),
     Case('folder missing image', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello'), ('gone.png', 'there')], images=False)
