@@ -390,6 +390,13 @@ CASES = [
          1, 'exists; pass force=True', check=lambda d, out: _assert_text(d/'mine.onnx', 'keep')),
     Case('export --out with two formats', lambda d: export_main(['shipped-char', '--format', 'onnx', '--format', 'tflite', '--out', 'x']),
          USAGE, '--out names one export'),
+    # --- hwr-serve's API (Flask's test client; the status code stands for the exit status)
+    Case('serve not base64', lambda d: _serve_post(json={'image': 'not base64!'}), 400, "is not base64"),
+    Case('serve not an image', lambda d: _serve_post(json={'image': 'aGVsbG8='}), 400, 'not an image file'),
+    Case('serve beam 10**9', lambda d: _serve_post(json={'image': 'aGVsbG8=', 'beam': 10 ** 9}), 400, 'beam must be an integer from 1 to 100'),
+    Case('serve too large', lambda d: _serve_post(max_bytes=100, data={'image': (__import__('io').BytesIO(b'x' * 1000), 'x.png')}), 413,
+         'larger than the 100 bytes'),
+    Case('serve port 0', lambda d: __import__('hwr.serve').serve.main(['--port', '0']), USAGE, '--port must be from 1 to 65535'),
     # --- labelled folders of your own lines
     Case('folder without labels', lambda d: _folder_dataset((d/'lines').mkdir() or d/'lines'), FileNotFoundError, 'no labels.tsv'),
     Case('folder missing image', lambda d: _folder_dataset(_labels(d/'lines', [('a.png', 'hello'), ('gone.png', 'there')], images=False)
@@ -431,6 +438,14 @@ CASES = [
     Case('lm api garbage', lambda d: __import__('hwr.lm').lm.load_lm(_write(d/'x.npz', b'garbage')), ValueError, 'x.npz'),
     Case('lm api missing', lambda d: __import__('hwr.lm').lm.load_lm(d/'none.npz'), ValueError, 'none.npz'),
 ]
+
+
+def _serve_post(max_bytes=None, **kw):
+    "POST /api/read through Flask's test client; prints the answer's error and returns the status code."
+    from hwr.serve import create_app, MAX_UPLOAD_BYTES
+    r = create_app(max_bytes=max_bytes or MAX_UPLOAD_BYTES).test_client().post('/api/read', **kw)
+    print(r.get_json().get('error', ''))
+    return r.status_code
 
 
 def _check_batch(out):

@@ -184,3 +184,62 @@ def test_line_labeller_in_jupyterlab(jupyterlab, tmp_path):
     assert rows[0][1] == correction, rows                 # the correction typed in the browser
     assert rows[1][1].strip()                             # the model's proposal for the line left alone
     print(f'browser test took {time.time() - t0:.0f} s')
+
+
+@pytest.fixture
+def hwr_serve(tmp_path):
+    "hwr-serve on a free port of 127.0.0.1; yields its base URL."
+    port = _free_port()
+    log = open(tmp_path/'serve.log', 'w')
+    env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'HWR_DATA_DIR': str(tmp_path/'data')}
+    proc = subprocess.Popen([sys.executable, '-m', 'hwr.serve', '--port', str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None: pytest.fail(f'hwr-serve exited: {(tmp_path/"serve.log").read_text()[-3000:]}')
+            try: urllib.request.urlopen(f'{url}/api/health', timeout=2); break
+            except OSError:
+                if time.time() > deadline: pytest.fail('hwr-serve did not start within 120 s')
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+        log.close()
+
+
+def test_web_app_reads_a_drawing_and_an_upload(hwr_serve, tmp_path):
+    "The hwr-serve page in Chromium: draw an L and read it as a character, upload a line and read it."
+    from hwr.data.line_folder import write_stand_in
+    from hwr.predict import LinePredictor
+    line = write_stand_in(tmp_path/'lines', n=1, seed=3)/'line_00.png'
+    expected = LinePredictor().predict(str(line))[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={'width': 900, 'height': 700})
+        errors = []
+        page.on('pageerror', lambda e: errors.append(str(e)))
+        try:
+            page.goto(hwr_serve, wait_until='load')
+            canvas = page.locator('#pad')
+            box = canvas.bounding_box()
+            at = lambda x, y: (box['x'] + x * box['width'] / 720, box['y'] + y * box['height'] / 200)
+            page.mouse.move(*at(330, 30)); page.mouse.down()           # an "L", 140 px high, in one stroke
+            for y in range(30, 171, 6): page.mouse.move(*at(330, y))
+            for x in range(330, 421, 6): page.mouse.move(*at(x, 170))
+            page.mouse.up()
+            page.select_option('#model', 'char')
+            page.click('#read')
+            page.wait_for_function("() => document.querySelector('#conf').textContent.includes('confidence')", timeout=60_000)
+            assert page.inner_text('#result').strip() == 'L', page.inner_text('#result')
+            assert page.inner_text('#conf').startswith('char, confidence')
+            page.select_option('#model', 'line')
+            page.set_input_files('#file', str(line))
+            page.wait_for_function("() => document.querySelector('#conf').textContent.startsWith('line,')", timeout=60_000)
+            assert page.inner_text('#result').strip() == expected, (page.inner_text('#result'), expected)
+            assert not errors and not page.inner_text('#error').strip(), (errors, page.inner_text('#error'))
+        finally:
+            _screenshot(page, tmp_path, 'web_app.png')
+            browser.close()
