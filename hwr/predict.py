@@ -15,8 +15,8 @@ from . import __version__
 from .data.base import MAPPING
 
 # %% auto #0
-__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'RECIPES', 'AUTO_LINE_ASPECT', 'weights_info', 'load_network',
-           'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
+__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'RECIPES', 'AUTO_LINE_ASPECT', 'wandb_weights', 'weights_info',
+           'load_network', 'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
            'train_shipped_weights', 'PagePredictor', 'main']
 
 # %% ../nbs/50_predict.ipynb #b3c273ef
@@ -38,8 +38,29 @@ def _as_weights_path(p: Path) -> Path:
     if p.suffix == '.h5': raise ValueError(f"weights files end in .weights.h5, got {p.name}")
     return p.with_name(p.name + '.weights.h5')
 
+def wandb_weights(ref: str, # 'wandb:<entity>/<project>/<artifact>:<version>', as `hwr-run-experiment --save` logs it
+                 ) -> Path: # the artifact's .weights.h5, downloaded (its .json beside it)
+    "Fetch a model artifact from W&B into hwr's data folder and return its weights file."
+    name = ref[len('wandb:'):]
+    mode = os.environ.get('WANDB_MODE', '')
+    if mode in ('offline', 'disabled', 'dryrun'):
+        raise ValueError(f"{ref}: W&B artifacts are fetched from W&B, and WANDB_MODE={mode} keeps hwr off the network: unset it "
+                         "(and run `wandb login`), or copy the run's files here and give their path")
+    from hwr.data.base import data_dir
+    try:
+        import wandb
+        art = wandb.Api(timeout=30).artifact(name, type='model')
+        folder = Path(art.download(root=str(data_dir()/'wandb'/name.replace('/', '_').replace(':', '_'))))
+    except Exception as e:                               # no login, no network, no such artifact: all end here
+        raise ValueError(f"{ref}: could not fetch the artifact from W&B ({type(e).__name__}: {str(e)[:200]}); check its name "
+                         "(entity/project/artifact:version), your login (`wandb login`) and the network") from None
+    found = sorted(folder.glob('*.weights.h5'))
+    if len(found) != 1: raise ValueError(f"{ref} holds {len(found)} .weights.h5 files, expected the one hwr-run-experiment --save logs")
+    return found[0]
+
 def _weights_files(kind: str, weights: str | Path | None) -> tuple[Path, Path]:
     if kind not in SHIPPED: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(SHIPPED)}")
+    if isinstance(weights, str) and weights.startswith('wandb:'): weights = wandb_weights(weights)
     path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5' if weights is None else _as_weights_path(Path(weights))
     info = path.with_name(path.name[:-len('.weights.h5')] + '.json')
     for p in (path, info):
@@ -399,7 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--json', action='store_true', help='print a JSON list instead of tab-separated lines')
     p.add_argument('--invert', choices=['auto', 'yes', 'no'], default='auto', help='yes: dark ink on light paper; auto: decide per image')
     p.add_argument('--weights', metavar='FILE', help='weights instead of the shipped ones of --model: a .weights.h5 file with its .json, '
-                                                     'or a run saved by hwr-run-experiment --save (any of its files, or their common stem)')
+                                                     'a run saved by hwr-run-experiment --save (any of its files, or their common stem), '
+                                                     'or the W&B model artifact it logged: wandb:<entity>/<project>/<artifact>:<version>')
     p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
                    help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
     args = p.parse_args(argv)

@@ -263,6 +263,8 @@ CASES = [
                                                                  str(_line_image(d/'ok.png'))]), USAGE, 'CharacterModel'),
     Case('predict weights json garbage', _weights_case(lambda d: (_copy_shipped(d), _write(d/'LineModelCtc_SyntheticLinesDataset_crnn.json', '{oops'))[0]),
          USAGE, ('LineModelCtc_SyntheticLinesDataset_crnn.json', 'is not the JSON')),
+    Case('predict wandb artifact offline', lambda d: predict_main(['--model', 'line', '--weights', 'wandb:me/hwr/model:latest', 'x.png']),
+         USAGE, 'keeps hwr off the network'),
     # --- hwr-predict: images (each file's error is its own; --json prints one record per input)
     _image_case('image missing', lambda p: p, BAD_FILE, 'no such image file', check=_json_record),
     _image_case('image is a folder', lambda p: (p.mkdir(), p)[1], BAD_FILE, 'in.png', check=_json_record),

@@ -164,3 +164,25 @@ def test_ctrl_c_during_training_is_one_line(tmp_path):
     assert p.returncode == 130, (p.returncode, err[-2000:])
     assert 'Traceback' not in err and 'interrupted; nothing of this run was saved' in err
     assert not (tmp_path/'out').exists() or not list((tmp_path/'out').glob('*.weights.h5'))
+
+
+def test_save_logs_a_wandb_model_artifact_offline_and_predict_says_it_needs_wandb(tmp_path, monkeypatch):
+    "--save with W&B (offline, no key) logs weights, predictor JSON, config and metrics as a model artifact for `wandb sync`."
+    import hashlib
+    for k, v in {'WANDB_MODE': 'offline', 'WANDB_DIR': str(tmp_path), 'WANDB_DATA_DIR': str(tmp_path/'wbdata'),
+                 'WANDB_CACHE_DIR': str(tmp_path/'wbcache'), 'WANDB_SILENT': 'true', 'HWR_DATA_DIR': str(tmp_path/'data')}.items():
+        monkeypatch.setenv(k, v)
+    from hwr.training.run_experiment import run_experiment, artifact_name
+    cfg = {"dataset": "SyntheticCharactersDataset", "dataset_args": {"num_train": 158, "num_test": 79},
+           "model": "CharacterModel", "network": "mlp", "train_args": {"epochs": 1}}
+    r = run_experiment(cfg, save=True, use_wandb=True, save_dir=tmp_path/'runs', verbose=False)
+    (log,) = Path(r.wandb_dir).glob('*.wandb')
+    name = artifact_name(r.config)
+    assert name == 'CharacterModel-SyntheticCharactersDataset-mlp' and name.encode() in log.read_bytes()
+    staged = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path/'wbdata').rglob('*') if p.is_file()}
+    for kind in ('weights', 'predictor', 'config', 'metrics'):
+        assert hashlib.sha256(Path(r.saved[kind]).read_bytes()).hexdigest() in staged, f'the {kind} file is in the artifact'
+    from hwr.predict import main
+    with pytest.raises(SystemExit) as e:
+        main(['--model', 'char', '--weights', f'wandb:me/hwr/{name}:latest', str(tmp_path/'x.png')])
+    assert e.value.code == 2

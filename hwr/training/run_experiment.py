@@ -15,7 +15,7 @@ from .gpu_manager import select_gpu
 __all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'PREDICTOR_KINDS', 'ConfigError',
            'parse_config', 'unflatten', 'init_weights_files', 'validate_config', 'task_info', 'make_strategy',
            'wandb_mode', 'start_wandb', 'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment',
-           'predictor_info', 'run_experiment', 'main']
+           'artifact_name', 'log_model_artifact', 'predictor_info', 'run_experiment', 'main']
 
 # %% ../../nbs/31_training.run_experiment.ipynb #2c4fc90d
 class ConfigError(ValueError):
@@ -412,6 +412,24 @@ def save_experiment(result: ExperimentResult, # a finished run
     else: _write_json(paths['predictor'], info)
     return result.saved
 
+def artifact_name(config: dict) -> str:
+    "The W&B artifact name of a saved run: model, dataset and network (letters, digits, '-', '_', '.' only)."
+    import re
+    return re.sub(r'[^A-Za-z0-9_.-]+', '-', f"{config['model']}-{config['dataset']}-{config['network']}")
+
+def log_model_artifact(run, # an active wandb run
+                       result: ExperimentResult, # a run saved by `save_experiment`
+                      ) -> str: # 'name:latest'
+    "Log the saved weights, their predictor JSON, config and metrics as a W&B model artifact (offline runs keep it for `wandb sync`)."
+    import wandb
+    name = artifact_name(result.config)
+    art = wandb.Artifact(name, type='model', metadata={'config': result.config, f'test_{result.metric_name}': result.test_metric,
+                                                        'hwr': __import__('hwr').__version__},
+                         description=f"hwr {result.config['model']} on {result.config['dataset']} ({result.config['network']})")
+    for kind, path in result.saved.items(): art.add_file(path, name=Path(path).name)
+    run.log_artifact(art, aliases=['latest'])
+    return f'{name}:latest'
+
 def predictor_info(result: ExperimentResult) -> dict | None:
     "What `hwr.predict` needs to read the saved weights (`<stem>.json` beside them), for the models it reads; else None."
     from hwr.predict import full_network_args
@@ -536,19 +554,22 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
     result = ExperimentResult(config, model, dataset, history, name, score, time.time() - t0, gpu_index,
                               strategy.num_replicas_in_sync if strategy is not None else 1, pretrain=pretrained)
     if verbose: print(f"test {name}: {score:.4f}", flush=True)
+    if save:
+        paths = save_experiment(result, save_dir)
+        if verbose: print('saved:', ', '.join(f'{k} {v}' for k, v in paths.items()), flush=True)
     if run is not None:
         run.summary[f'test_{name}'] = score
         if pretrained is not None:
             for k, v in pretrained.items():
                 if k != 'history': run.summary[f'pretrain/{k}'] = v
         log_predictions(run, model, dataset)
+        if save:
+            art = log_model_artifact(run, result)
+            if verbose: print(f"W&B model artifact: {art} (read it with hwr-predict --weights wandb:<entity>/<project>/{art})", flush=True)
         result.wandb_dir = str(Path(run.dir).parent)
         run.finish()
         if mode == 'offline' and verbose:
             print(f"W&B run written offline to {result.wandb_dir}; upload it with: wandb sync {result.wandb_dir}", flush=True)
-    if save:
-        paths = save_experiment(result, save_dir)
-        if verbose: print('saved:', ', '.join(f'{k} {v}' for k, v in paths.items()), flush=True)
     result.seconds = time.time() - t0
     if results_path is not None: _write_json(Path(results_path), result.summary())
     return result
