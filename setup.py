@@ -30,6 +30,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
 export_requirements = (cfg.get('export_requirements') or '').split()   # hwr-export's ONNX writer and reader
 serve_requirements = (cfg.get('serve_requirements') or '').split()     # hwr-serve's web framework and server
+course_requirements = shlex.split(cfg.get('course_requirements', ''))  # training, fonts, widgets, experiments: the course
 
 packages = setuptools.find_packages(include=['hwr', 'hwr.*'])
 setuptools.setup(
@@ -48,7 +49,8 @@ setuptools.setup(
                   'hwr.templates': ['train.ipynb', 'sample.json', '*.yaml']},   # the papermill template and example configs
     include_package_data=False,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'export': export_requirements, 'serve': serve_requirements},
+    extras_require={'dev': dev_requirements + course_requirements, 'course': course_requirements, 'export': export_requirements,
+                    'serve': serve_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

@@ -155,6 +155,7 @@ def draw_lines(image, # the page
                ax=None, texts: list[str] | None = None, # readings to write beside the boxes
               ):
     "The page with each line's box drawn and numbered (and its reading, if given)."
+    import matplotlib.pyplot as plt                      # only for drawing: reading pages needs no matplotlib
     if ax is None: ax = plt.subplots(figsize=(8, 8 * load_image(image).shape[0] / load_image(image).shape[1]))[1]
     ax.imshow(load_image(image), cmap='gray', vmin=0, vmax=1); ax.set_axis_off()
     for k, l in enumerate(lines):
@@ -162,6 +163,3 @@ def draw_lines(image, # the page
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color=f'C{k % 10}', lw=1.2))
         ax.text(x0, y0, f"{k + 1}" + (f": {texts[k]}" if texts else ''), color=f'C{k % 10}', fontsize=7, va='bottom')
     return ax
-
-# %% ../nbs/03c_segment.ipynb #4f5613fe
-import matplotlib.pyplot as plt

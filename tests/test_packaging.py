@@ -52,8 +52,12 @@ def test_wheel_metadata_has_no_placeholders(wheel):
     assert 'example.org' not in meta and 'github.com/hwr/hwr' not in meta, 'no placeholder e-mail or URL'
     requires = [l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Requires-Dist:') and 'extra ==' not in l]
     names = {r.split(';')[0].split('>')[0].split('<')[0].split('=')[0].strip().lower() for r in requires}
-    assert 'fonttools' in names, 'hwr imports fontTools, so it is declared'
-    assert 'scikit-learn' not in names, 'hwr/ never imports scikit-learn'
+    course = [l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Requires-Dist:') and 'extra == "course"' in l]
+    assert any(r.startswith('fonttools') for r in course), 'hwr imports fontTools for its fonts, so the course extra declares it'
+    assert 'scikit-learn' not in names and not any('scikit-learn' in r for r in course), 'hwr/ never imports scikit-learn'
+    assert not names & {'matplotlib', 'wandb', 'papermill', 'ipywidgets', 'mlxtend'}, 'reading needs none of the course tooling'
+    extras = {l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Provides-Extra:')}
+    assert {'course', 'export', 'serve', 'dev'} <= extras, extras
     assert any(r.replace(' ', '').startswith('keras<4,>=3.3') or r.replace(' ', '').startswith('keras>=3.3,<4') for r in requires), requires
 
 

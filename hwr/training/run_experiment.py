@@ -4,7 +4,7 @@
 
 # %% ../../nbs/31_training.run_experiment.ipynb #dd1c169d
 from __future__ import annotations
-import argparse, difflib, inspect, json, netrc, os, sys, time
+import argparse, difflib, importlib.util, inspect, json, netrc, os, sys, time
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +333,9 @@ def wandb_mode(use_wandb: bool | None = None, # --wandb (True), --no-wandb (Fals
         why = f'W&B {mode} (WANDB_MODE={env})'
     elif _has_wandb_key(): mode, why = 'online', 'W&B online (API key found)'
     else: mode, why = 'offline', 'W&B offline: no API key (run `wandb login` to log runs online)'
+    if mode is not None and importlib.util.find_spec('wandb') is None:      # a predict-only install has no wandb
+        if use_wandb: raise ConfigError("--wandb needs the wandb package: pip install 'hwr[course]' (or pip install wandb)")
+        mode, why = None, "W&B off: the wandb package is not installed (pip install 'hwr[course]')"
     if not quiet: print(why)
     return mode, why
 
