@@ -197,6 +197,9 @@ def _shape_problems(config: dict, dataset_cls, network_fn) -> list[str]:
         planned = ds.planned_shapes()
     except (OSError, ValueError, TypeError) as e: return [f"{config['dataset']}: {e}"]
     if planned is None or config.get('init_weights'): return []   # known only from the data, or the weights' network: checked later
+    if len(planned[1]) != 2: return []                  # a character network fits any 28×28 data; frames matter for lines
+    if (config.get('train_args') or {}).get('strategy') == 'multi_worker':
+        return []                                       # TensorFlow must meet its multi-worker strategy before any model: checked in the run
     try: network_fn(*planned, **(config.get('network_args') or {}))
     except (ValueError, TypeError) as e:
         (h, w), (length, _) = planned
