@@ -135,3 +135,23 @@ def test_ctrl_c_stops_a_group_at_once_and_writes_its_summary(tmp_path):
     assert p.returncode == 130 and 'Traceback' not in err and 'interrupted: 0 of 2 experiments had finished' in err, err
     summary = json.loads((tmp_path/'out'/'summary.json').read_text())
     assert len(summary) == 2 and summary[0]['returncode'] != 0 and summary[1].get('not_run')
+
+
+def test_ctrl_c_stops_a_group_run_and_writes_its_summary(tmp_path):
+    "SIGINT to `hwr-prepare-experiments --run`: the running experiment is stopped, one line says where the summary is, exit 130."
+    import signal, time
+    long = {**TINY, "dataset_args": {"num_train": 20000, "num_test": 500}, "train_args": {"batch_size": 32, "epochs": 50}}
+    (tmp_path/'g.json').write_text(json.dumps({'experiment_group': 'stopme', 'experiments': [long, long]}))
+    p = subprocess.Popen([sys.executable, '-m', 'hwr.training.experiments', 'g.json', '--run', '--gpu', '-1'], cwd=tmp_path,
+                         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240                                  # wait until the first experiment is training
+    while time.time() < deadline and not list((tmp_path/'runs'/'stopme').glob('*.log')): time.sleep(1)
+    time.sleep(20)
+    t = time.time(); p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (out, err)
+    assert time.time() - t < 60, 'the group stops its children rather than waiting for them to finish'
+    assert 'Traceback' not in err and 'Traceback' not in out, err
+    assert 'interrupted: 0 of 2 experiments had finished; summary in' in err, err
+    summary = err.rsplit('summary in', 1)[1].strip().split()[0]
+    assert (tmp_path/summary).is_file() or Path(summary).is_file(), summary
