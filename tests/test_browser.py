@@ -16,7 +16,7 @@ minute or two, so it runs only when asked:
 Set HWR_BROWSER_SCREENSHOTS=/some/folder to keep a copy of the screenshots.
 """
 from __future__ import annotations
-import json, os, shutil, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -117,38 +117,44 @@ def _screenshot(page, tmp_path: Path, name: str):
     if keep: Path(keep).mkdir(parents=True, exist_ok=True); shutil.copy(shot, Path(keep)/name)
 
 
-def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
-    t0 = time.time()
+@contextlib.contextmanager
+def _page(tmp_path: Path, shot: str, viewport=(1200, 900)):
+    "A Chromium page (with the list of its JavaScript errors); its screenshot is kept as `shot`, also on failure."
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={'width': 1200, 'height': 900})
+        page = browser.new_page(viewport={'width': viewport[0], 'height': viewport[1]})
         errors = []
         page.on('pageerror', lambda e: errors.append(str(e)))
-        try:
-            _open_and_run(page, f'{jupyterlab}/lab/tree/draw.ipynb')
-            canvas = page.locator('canvas.hwr-canvas, .hwr-canvas canvas').first
-            canvas.wait_for(state='visible', timeout=180_000)
-            result = page.locator('.hwr-prediction')
-            result.wait_for(state='visible', timeout=60_000)
-            assert 'draw a character' in result.inner_text()
-            box = canvas.bounding_box()
-            at = lambda x, y: (box['x'] + x * box['width'] / 280, box['y'] + y * box['height'] / 280)
-            # an "L": down the left side, then along the bottom, in one stroke
-            page.mouse.move(*at(90, 40)); page.mouse.down()
-            for y in range(40, 236, 8): page.mouse.move(*at(90, y))
-            for x in range(90, 206, 8): page.mouse.move(*at(x, 235))
-            page.mouse.up()
-            text = page.locator('.hwr-prediction .hwr-text')
-            text.wait_for(state='visible', timeout=60_000)
-            shown, conf = text.inner_text().strip(), float(page.locator('.hwr-prediction .hwr-conf').inner_text())
-            assert shown == 'L', f'the page shows {shown!r} for an L'
-            assert 0 < conf <= 1
-            # the preview of what the network saw is shown too
-            assert page.locator('.hwr-prediction + img, .widget-image').count() >= 1
-            assert not [e for e in errors if 'ipycanvas' in e.lower()], errors
+        try: yield page, errors
         finally:
-            _screenshot(page, tmp_path, 'drawing_pad.png')
+            _screenshot(page, tmp_path, shot)
             browser.close()
+
+
+def test_drawing_pad_in_jupyterlab(jupyterlab, tmp_path):
+    t0 = time.time()
+    with _page(tmp_path, 'drawing_pad.png') as (page, errors):
+        _open_and_run(page, f'{jupyterlab}/lab/tree/draw.ipynb')
+        canvas = page.locator('canvas.hwr-canvas, .hwr-canvas canvas').first
+        canvas.wait_for(state='visible', timeout=180_000)
+        result = page.locator('.hwr-prediction')
+        result.wait_for(state='visible', timeout=60_000)
+        assert 'draw a character' in result.inner_text()
+        box = canvas.bounding_box()
+        at = lambda x, y: (box['x'] + x * box['width'] / 280, box['y'] + y * box['height'] / 280)
+        # an "L": down the left side, then along the bottom, in one stroke
+        page.mouse.move(*at(90, 40)); page.mouse.down()
+        for y in range(40, 236, 8): page.mouse.move(*at(90, y))
+        for x in range(90, 206, 8): page.mouse.move(*at(x, 235))
+        page.mouse.up()
+        text = page.locator('.hwr-prediction .hwr-text')
+        text.wait_for(state='visible', timeout=60_000)
+        shown, conf = text.inner_text().strip(), float(page.locator('.hwr-prediction .hwr-conf').inner_text())
+        assert shown == 'L', f'the page shows {shown!r} for an L'
+        assert 0 < conf <= 1
+        # the preview of what the network saw is shown too
+        assert page.locator('.hwr-prediction + img, .widget-image').count() >= 1
+        assert not [e for e in errors if 'ipycanvas' in e.lower()], errors
     print(f'browser test took {time.time() - t0:.0f} s')
 
 
@@ -157,28 +163,20 @@ def test_line_labeller_in_jupyterlab(jupyterlab, tmp_path):
     from hwr.data.line_folder import read_labels_tsv
     t0, folder = time.time(), tmp_path/'work'/'lines'
     correction = 'my own corrected words, 42.'
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={'width': 1200, 'height': 900})
-        errors = []
-        page.on('pageerror', lambda e: errors.append(str(e)))
-        try:
-            _open_and_run(page, f'{jupyterlab}/lab/tree/label.ipynb')
-            box = page.locator('.hwr-label input').first
-            box.wait_for(state='visible', timeout=180_000)
-            page.wait_for_function("() => document.querySelector('.hwr-label input').value.length > 0", timeout=60_000)
-            proposed = box.input_value()                  # the shipped model's reading of line 1
-            assert proposed.strip() and proposed != correction
-            box.fill('')
-            box.type(correction)                          # typed key by key, as a person would
-            page.locator('button.jupyter-button', has_text='Next').click()
-            page.locator('text=line 2 of 2').wait_for(timeout=30_000)
-            page.locator('button.jupyter-button', has_text='Save').click()
-            page.locator('text=saved 2 labels').wait_for(timeout=30_000)
-            assert not errors, errors
-        finally:
-            _screenshot(page, tmp_path, 'line_labeller.png')
-            browser.close()
+    with _page(tmp_path, 'line_labeller.png') as (page, errors):
+        _open_and_run(page, f'{jupyterlab}/lab/tree/label.ipynb')
+        box = page.locator('.hwr-label input').first
+        box.wait_for(state='visible', timeout=180_000)
+        page.wait_for_function("() => document.querySelector('.hwr-label input').value.length > 0", timeout=60_000)
+        proposed = box.input_value()                  # the shipped model's reading of line 1
+        assert proposed.strip() and proposed != correction
+        box.fill('')
+        box.type(correction)                          # typed key by key, as a person would
+        page.locator('button.jupyter-button', has_text='Next').click()
+        page.locator('text=line 2 of 2').wait_for(timeout=30_000)
+        page.locator('button.jupyter-button', has_text='Save').click()
+        page.locator('text=saved 2 labels').wait_for(timeout=30_000)
+        assert not errors, errors
     rows = read_labels_tsv(folder/'labels.tsv')
     assert [r[0].name for r in rows] == ['line_00.png', 'line_01.png']
     assert rows[0][1] == correction, rows                 # the correction typed in the browser
@@ -216,30 +214,22 @@ def test_web_app_reads_a_drawing_and_an_upload(hwr_serve, tmp_path):
     from hwr.predict import LinePredictor
     line = write_stand_in(tmp_path/'lines', n=1, seed=3)/'line_00.png'
     expected = LinePredictor().predict(str(line))[0]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={'width': 900, 'height': 700})
-        errors = []
-        page.on('pageerror', lambda e: errors.append(str(e)))
-        try:
-            page.goto(hwr_serve, wait_until='load')
-            canvas = page.locator('#pad')
-            box = canvas.bounding_box()
-            at = lambda x, y: (box['x'] + x * box['width'] / 720, box['y'] + y * box['height'] / 200)
-            page.mouse.move(*at(330, 30)); page.mouse.down()           # an "L", 140 px high, in one stroke
-            for y in range(30, 171, 6): page.mouse.move(*at(330, y))
-            for x in range(330, 421, 6): page.mouse.move(*at(x, 170))
-            page.mouse.up()
-            page.select_option('#model', 'char')
-            page.click('#read')
-            page.wait_for_function("() => document.querySelector('#conf').textContent.includes('confidence')", timeout=60_000)
-            assert page.inner_text('#result').strip() == 'L', page.inner_text('#result')
-            assert page.inner_text('#conf').startswith('char, confidence')
-            page.select_option('#model', 'line')
-            page.set_input_files('#file', str(line))
-            page.wait_for_function("() => document.querySelector('#conf').textContent.startsWith('line,')", timeout=60_000)
-            assert page.inner_text('#result').strip() == expected, (page.inner_text('#result'), expected)
-            assert not errors and not page.inner_text('#error').strip(), (errors, page.inner_text('#error'))
-        finally:
-            _screenshot(page, tmp_path, 'web_app.png')
-            browser.close()
+    with _page(tmp_path, 'web_app.png', (900, 700)) as (page, errors):
+        page.goto(hwr_serve, wait_until='load')
+        canvas = page.locator('#pad')
+        box = canvas.bounding_box()
+        at = lambda x, y: (box['x'] + x * box['width'] / 720, box['y'] + y * box['height'] / 200)
+        page.mouse.move(*at(330, 30)); page.mouse.down()           # an "L", 140 px high, in one stroke
+        for y in range(30, 171, 6): page.mouse.move(*at(330, y))
+        for x in range(330, 421, 6): page.mouse.move(*at(x, 170))
+        page.mouse.up()
+        page.select_option('#model', 'char')
+        page.click('#read')
+        page.wait_for_function("() => document.querySelector('#conf').textContent.includes('confidence')", timeout=60_000)
+        assert page.inner_text('#result').strip() == 'L', page.inner_text('#result')
+        assert page.inner_text('#conf').startswith('char, confidence')
+        page.select_option('#model', 'line')
+        page.set_input_files('#file', str(line))
+        page.wait_for_function("() => document.querySelector('#conf').textContent.startsWith('line,')", timeout=60_000)
+        assert page.inner_text('#result').strip() == expected, (page.inner_text('#result'), expected)
+        assert not errors and not page.inner_text('#error').strip(), (errors, page.inner_text('#error'))
