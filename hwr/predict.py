@@ -251,7 +251,7 @@ class LinePredictor(_Predictor):
 # %% ../nbs/50_predict.ipynb #94e06906
 RECIPES = {
     'char': {'model': 'CharacterModel', 'dataset': 'SyntheticCharactersDataset', 'dataset_args': {'class_weights': 'forms'},
-             'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 10}},
+             'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 5, 'augment': True, 'lr_decay': True}},
     'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000},
              'network': 'crnn', 'network_args': {'lstm_layers': 2},
              'train_args': {'batch_size': 16, 'epochs': 3, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True},

@@ -50,7 +50,7 @@ class Model:
     metric_name: str = 'accuracy' # what `evaluate` returns
     jit_compile: bool | str = 'auto' # XLA: Keras' choice (on for GPUs, off on CPU, where it slows convolutions ~10×)
     learning_rate: float = 1e-3
-    augment = None # a function on float image batches for `fit(augment=True)` (see `LineModelCtc`)
+    augment = None # a function on float image batches for `fit(augment=True)` (see `CharacterModel`, `LineModelCtc`)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -12,7 +12,7 @@ from ..data.base import CHAR_TO_INDEX, MAPPING
 from .base import Model, _as_images
 
 # %% auto #0
-__all__ = ['BYMERGE_LETTERS', 'merge_lookalikes', 'merged_accuracy', 'CharacterModel']
+__all__ = ['BYMERGE_LETTERS', 'merge_lookalikes', 'merged_accuracy', 'augment_characters', 'CharacterModel']
 
 # %% ../../nbs/13_models.character.ipynb #fc203256
 BYMERGE_LETTERS = 'cijklmopsuvwxyz'  # lowercase letters EMNIST ByMerge merges with their capitals
@@ -30,10 +30,44 @@ def merged_accuracy(y_true, # true label indices
     "Accuracy after merging look-alike classes as EMNIST ByMerge does."
     return float(np.mean(merge_lookalikes(y_true) == merge_lookalikes(y_pred)))
 
+# %% ../../nbs/13_models.character.ipynb #560b925e
+def augment_characters(x, # float32 batch (N, 28, 28) in [0, 1], white ink on black
+                       rotation: float = 8.0, # most rotation, degrees either way
+                       shear: float = 0.15, # most horizontal shear (slant), either way
+                       scale: tuple = (0.85, 1.1), # range of each image's size change
+                       shift: float = 2.0, # most translation in pixels, each axis
+                       pen: float = 0.3, # chance each of a broader and of a finer pen
+                       contrast: tuple = (0.6, 1.0), # range of each image's ink strength
+                      ):
+    "Fresh random changes to a batch of character images, drawn per image for every batch (TensorFlow ops, so it runs in the tf.data graph)."
+    import math, tensorflow as tf
+    n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+    x = x[..., None]
+    def u(lo, hi): return tf.random.uniform([n], lo, hi)
+    a, k, s = u(-1, 1) * rotation * math.pi / 180, u(-shear, shear), u(*scale)
+    cy, cx = (tf.cast(h, tf.float32) - 1) / 2, (tf.cast(w, tf.float32) - 1) / 2
+    # output pixel -> input pixel: about the centre, undo scale, rotation and shear, then shift
+    c, si = tf.cos(a) / s, tf.sin(a) / s
+    a0, a1 = c, si + k * c              # x_in = a0 x + a1 y + a2
+    b0, b1 = -si, c - k * si            # y_in = b0 x + b1 y + b2
+    tx, ty = u(-shift, shift), u(-shift, shift)
+    a2 = cx - a0 * cx - a1 * cy + tx
+    b2 = cy - b0 * cx - b1 * cy + ty
+    zero = tf.zeros([n])
+    t = tf.stack([a0, a1, a2, b0, b1, b2, zero, zero], 1)
+    x = tf.raw_ops.ImageProjectiveTransformV3(images=x, transforms=t, output_shape=tf.stack([h, w]), fill_value=0.0,
+                                              interpolation='BILINEAR', fill_mode='CONSTANT')
+    r = tf.random.uniform([n, 1, 1, 1])
+    broad, fine = tf.nn.max_pool2d(x, 2, 1, 'SAME'), -tf.nn.max_pool2d(-x, 2, 1, 'SAME')
+    x = tf.where(r < pen, broad, tf.where(r > 1 - pen, tf.maximum(fine, 0.5 * x), x))
+    x = x[..., 0] * tf.random.uniform(tf.stack([n, 1, 1]), contrast[0], contrast[1])
+    return tf.clip_by_value(x, 0, 1)
+
 # %% ../../nbs/13_models.character.ipynb #9dee7e44
 class CharacterModel(Model):
     "Classifies one 28×28 character image into the 80 classes of `MAPPING`."
     metric_name = 'accuracy'
+    augment = staticmethod(augment_characters) # what `fit(augment=True)` applies to every training batch
 
     def _class_mask(self, classes: str | Sequence[str] | None):
         if classes is None: return None

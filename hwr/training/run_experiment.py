@@ -61,7 +61,7 @@ TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by 
               'strategy': None, # None/"default", "mirrored" (all local GPUs) or "multi_worker" (TF_CONFIG)
               'seed': 0, # seeds Python, NumPy and TensorFlow, the validation split and shuffling
               'lr_decay': False, # anneal the learning rate to zero over the epochs (half a cosine)
-              'augment': False, # fresh random distortions of every training batch (models with an `augment`: LineModelCtc)
+              'augment': False, # fresh random distortions of every training batch (models with an `augment`: CharacterModel, LineModelCtc)
               'learning_rate': None, # None: the model's own (LineModelCtc: 3e-3); fine-tuning wants less, e.g. 3e-4
               'freeze_conv': False, # keep the convolution and normalisation layers as they are (fine-tuning on a few lines)
              }
