@@ -26,7 +26,8 @@ OLD_FONTS = ['caveat', 'dancing_script', 'delius', 'indie_flower', 'permanent_ma
 VARIANTS = {   # name -> (dataset arguments changed from the recipe's, what that undoes)
     'recipe': ({}, 'all four changes: 127 fonts, ink, English prose, 64 px'),
     'fonts': ({'train_fonts': OLD_FONTS}, "the 7 training fonts of the first recipe instead of every available one"),
-    'ink': ({'style': 'clean', 'image_width': 1488}, "the first renderer (clean glyphs, one jitter per line, no preprocessing) at 64 px"),
+    'ink': ({'style': 'clean', 'image_height': 64, 'max_length': 64, 'min_length': 8, 'image_width': 1488},   # the clean style's own defaults are 28 px, 32 characters
+            "the first renderer (clean glyphs, one jitter per line, no preprocessing) at 64 px"),
     'text': ({'corpus': 'pydoc'}, "Python's documentation instead of English prose"),
     'resolution': ({'image_height': 28}, "28-pixel lines instead of 64"),
     'resolution48': ({'image_height': 48}, "48-pixel lines instead of 64"),
