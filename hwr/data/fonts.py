@@ -16,10 +16,11 @@ from .base import BLANK, MAPPING, data_dir, load_metadata
 
 # %% auto #0
 __all__ = ['CHARSET', 'FONT_PACKAGES', 'CATALOG_SECTIONS', 'FONT_CATALOG', 'SYSTEM_FONTS', 'CDN', 'CATALOG_HEADER',
-           'missing_glyphs', 'caps_likeness', 'looks_caps_only', 'fonts_dir', 'font_catalog', 'font_names', 'font_path',
-           'available_fonts', 'font_sha256', 'font_problems', 'font_info', 'check_fonts_available', 'download_fonts',
-           'install_fonts_from_npm', 'catalog_entry_from_file', 'catalog_entry_from_npm', 'catalog_entry_from_pypi',
-           'write_font_catalog', 'fonts_table', 'main']
+           'NPM_FAMILIES', 'SYSTEM_PACKAGES', 'missing_glyphs', 'caps_likeness', 'looks_caps_only', 'fonts_dir',
+           'font_catalog', 'font_names', 'font_path', 'available_fonts', 'font_sha256', 'font_problems', 'font_info',
+           'check_fonts_available', 'download_fonts', 'install_fonts_from_npm', 'catalog_entry_from_file',
+           'catalog_entry_from_npm', 'catalog_entry_from_pypi', 'write_font_catalog', 'rebuild_font_catalog',
+           'fonts_table', 'main']
 
 # %% ../../nbs/02a_data.fonts.ipynb #1c13323f
 CHARSET = ''.join(c for c in MAPPING if c != BLANK)  # every character hwr can write
@@ -372,6 +373,56 @@ def write_font_catalog(sections: dict[str, dict[str, dict]], # section -> name -
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent)
     with os.fdopen(fd, 'w') as f: f.write(header + '\n' + toml.dumps(body))
     return move_into_place(tmp, path)
+
+# %% ../../nbs/02a_data.fonts.ipynb #c5480893
+NPM_FAMILIES = """
+homemade-apple reenie-beanie rock-salt cedarville-cursive gloria-hallelujah covered-by-your-grace architects-daughter
+patrick-hand schoolbell sue-ellen-francisco the-girl-next-door nothing-you-could-do la-belle-aurore gochi-hand handlee
+just-another-hand nanum-pen-script annie-use-your-telescope swanky-and-moo-moo short-stack neucha marck-script bad-script
+herr-von-muellerhoff mr-de-haviland ms-madi sacramento allura parisienne alex-brush pinyon-script whisper kristi
+waiting-for-the-sunrise loved-by-the-king dawning-of-a-new-day over-the-rainbow coming-soon crafty-girls calligraffitti
+just-me-again-down-here walter-turncoat rancho mountains-of-christmas give-you-glory meddon montez mrs-saint-delafield
+qwigley rouge-script ruthie italianno tangerine caveat-brush nanum-brush-script shadows-into-light-two mali itim sriracha
+charm kavivanar square-peg comforter birthstone chilanka delicious-handrawn freehand gaegu kaushan-script mansalva
+oooh-baby playpen-sans poor-story shantell-sans twinkle-star yomogi zen-kurenaido courgette cookie damion grand-hotel
+licorice rochester ephesis corinthia monsieur-la-doulaise montecarlo smooch vibur comic-neue comic-relief finger-paint
+happy-monkey long-cang liu-jian-mao-cao ma-shan-zheng zhi-mang-xing yusei-magic
+""".split()
+# Looked at and left out: amatic-sc (capitals only), condiment (its package says MIT), kranky (outlined letters),
+# nixie-one (a typewriter display face), lxgw-wenkai (no latin 400 .woff); families on PyPI are not repeated here.
+SYSTEM_PACKAGES = [  # name, Debian package, installed path, family, licence (from /usr/share/doc/<package>/copyright)
+    ('dkg_handwriting', 'fonts-dkg-handwriting', '/usr/share/fonts/truetype/fifthhorseman/dkg.ttf', 'dkg handwriting', 'GPL-3+ (font source: OFL-1.1)'),
+    ('breip', 'fonts-breip', '/usr/share/fonts/truetype/breip/breipfont.ttf', 'Breip', 'OFL-1.0'),
+    ('kristi', 'fonts-kristi', '/usr/share/fonts/truetype/kristi/Kristi.ttf', 'Kristi', 'OFL-1.1'),
+    ('havana', 'fonts-havana', '/usr/share/fonts/opentype/havana/Havana-Regular.otf', 'Havana', 'OFL-1.1'),
+    ('delphine', 'fonts-sjfonts', '/usr/share/fonts/truetype/sjfonts/Delphine.ttf', 'Delphine', 'GPL-2 with font exception'),
+    ('steve_hand', 'fonts-sjfonts', '/usr/share/fonts/truetype/sjfonts/SteveHand.ttf', 'SteveHand', 'GPL-2 with font exception'),
+    ('purisa', 'fonts-tlwg-purisa-ttf', '/usr/share/fonts/truetype/tlwg/Purisa.ttf', 'Purisa', 'GPL-2+ with font exception'),
+    ('rufscript', 'fonts-rufscript', '/usr/share/fonts/truetype/rufscript/Rufscript010.ttf', 'Rufscript', 'GPL-3+ with font exception'),
+    ('comic_neue', 'fonts-comic-neue', '/usr/share/fonts/opentype/comic-neue/ComicNeue-Regular.otf', 'Comic Neue', 'OFL-1.1'),
+    ('kaushan_script', 'fonts-kaushanscript', '/usr/share/fonts/opentype/kaushanscript/KaushanScript-Regular.otf', 'Kaushan Script', 'OFL-1.1'),
+    ('dancing_script', 'fonts-dancingscript', '/usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf', 'Dancing Script', 'OFL-1.1'),
+    ('humor_sans', 'fonts-humor-sans', '/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf', 'Humor Sans', 'OFL-1.1'),
+    ('klee_one', 'fonts-klee', '/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf', 'Klee One', 'OFL-1.1'),
+    ('yusei_magic', 'fonts-yusei-magic', '/usr/share/fonts/truetype/yusei-magic/YuseiMagic-Regular.ttf', 'Yusei Magic', 'OFL-1.1'),
+] + [(f'because_we_{w.lower()}', 'fonts-bwht', f'/usr/share/fonts/opentype/bwht/BecauseWe{w}-Regular.otf', f'Because We {w}', 'OFL-1.1')
+     for w in ('Build', 'Connect', 'Create', 'Learn', 'Mentor', 'Organize')]
+# Left out: fonts-femkeklaver (outlined letters; CC-BY-SA-3.0), fonts-tomsontalks (capitals only and lacks "#&()+).
+
+def rebuild_font_catalog(path: str | Path, # where to write, e.g. data/raw/fonts/metadata.toml
+                         npm_families=NPM_FAMILIES, # Fontsource package names for [download]
+                         system=SYSTEM_PACKAGES, # (name, Debian package, path, family, licence) for [system]
+                        ) -> Path:
+    "Measure every family again and write the catalog (needs npm and its registry; about 2 s a family)."
+    download = {e['name']: e for e in map(catalog_entry_from_npm, npm_families)}
+    bad = {n: (e['licence'], e['missing']) for n, e in download.items()
+           if e['licence'] not in ('OFL-1.1', 'Apache-2.0') or any(c.isalnum() for c in e['missing'])}
+    if bad: raise ValueError(f"not OFL-1.1/Apache-2.0, or lacking letters or digits: {bad}; leave them out of npm_families")
+    system = {n: {'name': n, **catalog_entry_from_file(f, family=fam, source=f'debian:{pkg}', path=f, licence=lic)}
+              for n, pkg, f, fam, lic in system}
+    pypi = {n: catalog_entry_from_pypi(n) for n in FONT_PACKAGES}
+    return write_font_catalog({'download': download, 'system': system, 'pypi': pypi}, path)
+
 
 # %% ../../nbs/02a_data.fonts.ipynb #1f1f8f92
 def fonts_table() -> str:
