@@ -38,9 +38,8 @@ VARIANTS = {   # name -> (dataset arguments changed from the recipe's, what that
 
 def run_one(name: str, budget: float, num_train: int, out: Path, epochs: int | None = None) -> dict:
     "Train and score one variant in this process; writes and returns its result."
-    from hwr.predict import train_shipped_weights, SHIPPED
+    from hwr.predict import train_shipped_weights, SHIPPED, RECIPES
     import bench_realink as rl
-    from hwr.predict import RECIPES
     args, undoes = VARIANTS[name]
     # every variant renders its own `num_train` lines: the recipe's dataset arguments with this variant's changes
     dataset_args = {**RECIPES['line']['dataset_args'], 'num_train': num_train, 'num_test': 300, 'workers': 1, **args}
