@@ -174,7 +174,8 @@ def inference(a) -> list[dict]:
 
 def accuracy(a) -> list[dict]:
     from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
-    from hwr.predict import CharacterPredictor, LinePredictor, _char_metrics, _line_metrics
+    from hwr.predict import CharacterPredictor, LinePredictor
+    from hwr.training.recipes import _char_metrics, _line_metrics
     cp, lp = CharacterPredictor(), LinePredictor()
     chars = SyntheticCharactersDataset(**cp.info['dataset_args']).load_or_generate_data()
     m = _char_metrics(cp, chars, 5000)

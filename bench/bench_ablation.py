@@ -38,7 +38,8 @@ VARIANTS = {   # name -> (dataset arguments changed from the recipe's, what that
 
 def run_one(name: str, budget: float, num_train: int, out: Path, epochs: int | None = None) -> dict:
     "Train and score one variant in this process; writes and returns its result."
-    from hwr.predict import train_shipped_weights, SHIPPED, RECIPES
+    from hwr.registry import SHIPPED
+    from hwr.training.recipes import RECIPES, train_shipped_weights
     import bench_realink as rl
     args, undoes = VARIANTS[name]
     # every variant renders its own `num_train` lines: the recipe's dataset arguments with this variant's changes

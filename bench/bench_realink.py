@@ -114,7 +114,8 @@ def decoder_name(beam_width: int) -> str: return 'greedy' if beam_width == 1 els
 def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_widths: Sequence[int] = (1, 10),
                  lm: str | Path | None = 'shipped') -> dict:
     "Read every line with `LinePredictor(weights)` at each beam width, then with the language model `lm`; scores per decoder under 'runs'."
-    from hwr.predict import SHIPPED, LinePredictor
+    from hwr.predict import LinePredictor
+    from hwr.registry import SHIPPED
     lp = LinePredictor(weights)
     refused, ok = {}, []
     for l in lines:                                        # one refused image must not sink a whole batch
@@ -125,7 +126,8 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
     runs = {}
     decoders = [(decoder_name(b), b, None) for b in beam_widths]
     if lm:
-        from hwr.lm import LM_BEAM_WIDTH, load_lm
+        from hwr.decode import LM_BEAM_WIDTH
+    from hwr.lm import load_lm
         decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
     for name, beam, model in decoders:
         lp.lm = model
@@ -145,8 +147,8 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
 
 def _decode_times(lp, paths: Sequence[str], beam_widths: Sequence[int], lm) -> dict:
     "Milliseconds per line of decoding alone (the network's outputs computed once, line by line): greedy, beam, beam + LM."
-    from hwr.lm import LM_BEAM_WIDTH, lm_decode
-    from hwr.models.line import ctc_decode, prepare_lines
+    from hwr.decode import LM_BEAM_WIDTH, ctc_decode, lm_decode
+    from hwr.models.line import prepare_lines
     if not paths: return {}
     height = int(lp.network.input_shape[1])
     probs = [lp._run(prepare_lines([lp.preprocess(p)], height))[0] for p in paths]
@@ -241,7 +243,8 @@ def evaluate_pages(root: Path | str | None = None, weights: str | Path | None = 
     from hwr.predict import PagePredictor
     decoders = [('greedy', 1, None)]
     if lm:
-        from hwr.lm import LM_BEAM_WIDTH, load_lm
+        from hwr.decode import LM_BEAM_WIDTH
+    from hwr.lm import load_lm
         decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
     out = {'pages': len(pages), 'runs': {}}
     for name, beam, model in decoders:

@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__
-from .predict import (CharacterPredictor, LinePredictor, SHIPPED, WEIGHTS_DIR, _as_weights_path, load_network)
+from .predict import CharacterPredictor, LinePredictor
+from .registry import SHIPPED, WEIGHTS_DIR, as_weights_path, load_network
 from .util import move_into_place
 
 # %% auto #0
@@ -33,7 +34,7 @@ def resolve_weights(run: str | Path, # 'shipped-line', 'shipped-char', or a save
                    ) -> tuple[Path, dict]:
     "The .weights.h5 file of `run` and its JSON."
     if str(run) in ('shipped-line', 'shipped-char'): path = WEIGHTS_DIR/f"{SHIPPED[str(run)[8:]]}.weights.h5"
-    else: path = _as_weights_path(Path(run))
+    else: path = as_weights_path(Path(run))
     info_path = path.with_name(path.name[:-len('.weights.h5')] + '.json')
     for p in (path, info_path):
         if not p.is_file(): raise FileNotFoundError(f"missing {p}: name 'shipped-line', 'shipped-char' or a run saved by hwr-run-experiment --save")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/25_lm.ipynb #278d83aa
 from __future__ import annotations
-import json, math, os, tempfile, time
+import json, math, os, tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -12,11 +12,13 @@ from typing import Sequence
 import numpy as np
 
 from .data.base import BLANK_INDEX, CHAR_TO_INDEX, MAPPING
-from .util import move_into_place
+from .util import move_into_place, moved_names
+from .decode import LM_ALPHAS, LM_BETAS, LM_BEAM_WIDTH, LM_PRUNE, ctc_beam_search_lm, lm_decode, tune_lm  # re-exported: they lived here before
+
+__getattr__ = moved_names(__name__, {'train_shipped_lm': 'hwr.training.recipes'})
 
 # %% auto #0
-__all__ = ['V', 'LM_ORDER', 'LM_START', 'LM_BEAM_WIDTH', 'LM_PRUNE', 'LM_ALPHAS', 'LM_BETAS', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN',
-           'CharNgramLM', 'LMFileError', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm', 'load_lm', 'train_shipped_lm']
+__all__ = ['V', 'LM_ORDER', 'LM_START', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN', 'CharNgramLM', 'LMFileError', 'load_lm']
 
 # %% ../nbs/25_lm.ipynb #b8b7d216
 V = BLANK_INDEX                 # characters an LM predicts: every class but the blank (the last one)
@@ -136,102 +138,10 @@ def _load_lm(cls, path: str | Path) -> CharNgramLM:
 
 CharNgramLM.save, CharNgramLM.load = _save_lm, classmethod(_load_lm)
 
-# %% ../nbs/25_lm.ipynb #6377f7f5
-LM_BEAM_WIDTH = 16              # prefixes kept per frame when decoding with an LM
-LM_PRUNE = 1e-3                 # characters below this probability in a frame are not tried
-_NEG = -1e30                    # log of (practically) zero
-
-def _logadd(a: float, b: float) -> float:
-    if a < b: a, b = b, a
-    return a if b <= _NEG else a + math.log1p(math.exp(b - a))
-
-def _check_beam(beam_width):
-    from hwr.models.line import MAX_BEAM_WIDTH
-    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
-        raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
-
-def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC network for one line
-                       lm: CharNgramLM | None = None, # None: plain CTC prefix beam search
-                       alpha: float = 0.5, # weight of the LM's log probability
-                       beta: float = 1.0, # bonus per character
-                       beam_width: int = LM_BEAM_WIDTH,
-                       prune: float = LM_PRUNE,
-                       context: str = LM_START, # text before the line, as the LM sees it
-                      ) -> list[tuple[str, float, float]]: # (text, log P_CTC(text), score), best first
-    "The `beam_width` best readings of one line by CTC prefix beam search, each scored with `lm`."
-    probs = np.asarray(probs, np.float64)
-    if probs.ndim != 2 or probs.shape[1] != len(MAPPING):
-        raise ValueError(f"expected (frames, {len(MAPPING)}) probabilities for one line, got shape {probs.shape}")
-    _check_beam(beam_width)
-    logp = np.log(np.clip(probs, 1e-30, 1.0))
-    beams, lm_part = {'': (0.0, _NEG)}, {'': 0.0}    # prefix -> (log p_b, log p_nb); prefix -> its LM terms
-    for t in range(len(probs)):
-        lp = logp[t].tolist(); lblank = lp[BLANK_INDEX]
-        cands = np.flatnonzero(probs[t, :V] > prune).tolist()
-        nxt = {}
-        for prefix, (pb, pnb) in beams.items():
-            total = _logadd(pb, pnb)
-            e = nxt.setdefault(prefix, [_NEG, _NEG])
-            e[0] = _logadd(e[0], total + lblank)
-            if not cands: continue
-            last = CHAR_TO_INDEX[prefix[-1]] if prefix else -1
-            lmp = lm.log_probs(context + prefix) if lm is not None else None
-            for c in cands:
-                if c == last:
-                    e[1] = _logadd(e[1], pnb + lp[c])         # the same character, still being written
-                    before = pb                               # a doubled letter: only after a blank
-                else: before = total
-                new = prefix + MAPPING[c]
-                bonus = alpha * lmp[c] + beta if lmp is not None else 0.0
-                lm_part[new] = lm_part[prefix] + bonus
-                e2 = nxt.setdefault(new, [_NEG, _NEG])
-                e2[1] = _logadd(e2[1], before + lp[c] + bonus)
-        ranked = sorted(nxt.items(), key=lambda kv: -_logadd(*kv[1]))[:beam_width]
-        beams = {k: tuple(v) for k, v in ranked}
-    out = [(text, _logadd(*s) - lm_part[text], _logadd(*s)) for text, s in beams.items()]
-    return sorted(out, key=lambda r: -r[2])
-
-def lm_decode(probs, # (N, frames, classes) softmax outputs, or a list of (frames, classes) arrays
-              lm: CharNgramLM | None = None,
-              alpha: float | None = None, # default: the value stored with `lm`
-              beta: float | None = None, # default: the value stored with `lm`
-              beam_width: int = LM_BEAM_WIDTH,
-              prune: float = LM_PRUNE,
-             ) -> tuple[list[str], np.ndarray]: # texts, confidences (the CTC probability of each text)
-    "The best reading of each line by prefix beam search with `lm`, and the network's probability of it."
-    if lm is not None:
-        alpha = lm.meta.get('alpha', 0.5) if alpha is None else alpha
-        beta = lm.meta.get('beta', 1.0) if beta is None else beta
-    texts, conf = [], []
-    for p in probs:
-        text, ctc, _ = ctc_beam_search_lm(p, lm, alpha or 0.0, beta or 0.0, beam_width, prune)[0]
-        texts.append(text); conf.append(math.exp(min(ctc, 0.0)))
-    return texts, np.array(conf)
-
-# %% ../nbs/25_lm.ipynb #4a4830c7
-LM_ALPHAS = (0.25, 0.5, 0.75, 1.0, 1.5)
-LM_BETAS = (0.0, 0.5, 1.0, 2.0, 3.0)
-
-def tune_lm(probs: Sequence, # per line, (frames, classes) network outputs
-            truths: Sequence[str], # the texts of those lines
-            lm: CharNgramLM,
-            alphas: Sequence[float] = LM_ALPHAS,
-            betas: Sequence[float] = LM_BETAS,
-            beam_width: int = LM_BEAM_WIDTH,
-           ) -> dict: # 'alpha', 'beta', 'cer' of the best pair; 'cer_no_lm'; 'grid': CER per (alpha, beta)
-    "The LM weight and insertion bonus that give the lowest CER on validation lines, with the whole grid."
-    from hwr.metrics import cer
-    if len(probs) != len(truths) or not len(truths): raise ValueError(f"need as many outputs as texts (at least one), got {len(probs)} and {len(truths)}")
-    grid = np.array([[cer(list(truths), lm_decode(probs, lm, a, b, beam_width)[0]) for b in betas] for a in alphas])
-    i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
-    return {'alpha': float(alphas[i]), 'beta': float(betas[j]), 'cer': float(grid[i, j]),
-            'cer_no_lm': cer(list(truths), lm_decode(probs, None, beam_width=beam_width)[0]),
-            'alphas': list(alphas), 'betas': list(betas), 'grid': grid.tolist()}
-
 # %% ../nbs/25_lm.ipynb #6e0364a3
 LM_FILE = 'lm_english_char6.npz'
 LM_DIR = Path(__file__).resolve().parent/'weights' if '__file__' in globals() else Path('../hwr/weights').resolve()
-LM_RETRAIN = "python -c 'from hwr.lm import train_shipped_lm; train_shipped_lm()'"
+LM_RETRAIN = "python -c 'from hwr.training.recipes import train_shipped_lm; train_shipped_lm()'"
 
 def load_lm(lm: CharNgramLM | str | Path | bool = 'shipped') -> CharNgramLM:
     "A language model from what `lm=` may be: 'shipped' or True (hwr's own), a path written by `CharNgramLM.save`, or a model."
@@ -242,32 +152,3 @@ def load_lm(lm: CharNgramLM | str | Path | bool = 'shipped') -> CharNgramLM:
         return CharNgramLM.load(path)
     if isinstance(lm, (str, Path)) and not isinstance(lm, bool): return CharNgramLM.load(lm)
     raise TypeError(f"lm must be 'shipped', a path or a CharNgramLM, got {type(lm).__name__}")
-
-def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
-                     num_val: int = 400, # synthetic validation lines for choosing alpha and beta
-                     order: int = LM_ORDER,
-                    ) -> CharNgramLM:
-    "Train the shipped LM on the corpus's training sentences, tune its weights for the shipped line model, and save it."
-    from hwr.data.base import decode
-    from hwr.data.corpus import corpus_info, corpus_source, load_corpus
-    from hwr.data.synthetic import SyntheticLinesDataset
-    from hwr.predict import SHIPPED, WEIGHTS_DIR, LinePredictor
-    from hwr.util import sha256sum
-    out = Path(out_dir) if out_dir is not None else LM_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    source = corpus_source('english')
-    about = corpus_info(source)
-    model = CharNgramLM.train(load_corpus('english')['train'], order,
-                              meta={'corpus': source, 'corpus_about': about['description'], 'corpus_licence': about['licence']})
-    val = SyntheticLinesDataset(num_train=1, num_test=num_val, seed=1).load_or_generate_data()
-    reader = LinePredictor()
-    probs = np.concatenate([reader._run(val.x_test[s:s + 50].astype(np.float32) / 255) for s in range(0, num_val, 50)])
-    tuned = tune_lm(probs, [decode(y) for y in val.y_test], model)
-    model.meta.update({'alpha': tuned['alpha'], 'beta': tuned['beta'], 'tuned_on': f'{num_val} synthetic validation lines (seed 1)',
-                       'val_cer': tuned['cer'], 'val_cer_no_lm': tuned['cer_no_lm'],
-                       'line_weights_sha256': sha256sum(WEIGHTS_DIR/f"{SHIPPED['line']}.weights.h5"),
-                       'bits_per_char_test': model.bits_per_char(load_corpus('english')['test'][:1000]),
-                       'minutes': round((time.time() - t0) / 60, 1)})
-    model.save(out/LM_FILE)
-    return model

@@ -4,127 +4,27 @@
 
 # %% ../nbs/50_predict.ipynb #87443a33
 from __future__ import annotations
-import argparse, copy, io, json, os, platform, sys, time, warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from . import __version__
 from .data.base import MAPPING
+from .decode import LM_BEAM_WIDTH, check_beam_width, ctc_decode, lm_decode
+from .models.line import prepare_lines
+from .registry import (RETRAIN, SAVED_SUFFIXES, SHIPPED, WEIGHTS_DIR, full_network_args, load_network,  # re-exported:
+                          wandb_weights, weights_info)                                                        # they lived here
+from .util import moved_names
+
+__getattr__ = moved_names(__name__, {'train_shipped_weights': 'hwr.training.recipes', 'evaluate_shipped_weights': 'hwr.training.recipes',
+                                     'RECIPES': 'hwr.training.recipes', 'main': 'hwr.cli'})
 
 # %% auto #0
-__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'RECIPES', 'AUTO_LINE_ASPECT', 'wandb_weights', 'weights_info',
-           'load_network', 'full_network_args', 'CharacterPredictor', 'LinePredictor', 'evaluate_shipped_weights',
-           'train_shipped_weights', 'PagePredictor', 'main']
+__all__ = ['AUTO_LINE_ASPECT', 'CharacterPredictor', 'LinePredictor', 'PagePredictor', 'auto_kind']
 
 # %% ../nbs/50_predict.ipynb #b3c273ef
 from .preprocess import (BlankImageError, load_image, ink_on_black, ink_box, preprocess_character, ink_core, preprocess_line,
                             CHAR_SIZE, CHAR_PAD, CHAR_STROKE, LINE_HEIGHT, LINE_CORE_HEIGHT, LINE_MARGIN, LINE_STROKE)
-
-# %% ../nbs/50_predict.ipynb #bece603d
-WEIGHTS_DIR = Path(__file__).resolve().parent/'weights' if '__file__' in globals() else Path('../hwr/weights').resolve()
-SHIPPED = {'char': 'CharacterModel_SyntheticCharactersDataset_lenet',
-           'line': 'LineModelCtc_SyntheticLinesDataset_crnn'}
-RETRAIN = "python -c 'from hwr.predict import train_shipped_weights; train_shipped_weights(\"{kind}\")'"
-
-SAVED_SUFFIXES = ('.weights.h5', '.config.json', '.metrics.json', '.json')   # what `hwr-run-experiment --save` writes side by side
-
-def _as_weights_path(p: Path) -> Path:
-    "The .weights.h5 file of saved weights named by that file, by a file saved beside it, or by their common stem."
-    for suffix in SAVED_SUFFIXES:
-        if p.name.endswith(suffix): return p.with_name(p.name[:-len(suffix)] + '.weights.h5')
-    if p.suffix == '.h5': raise ValueError(f"weights files end in .weights.h5, got {p.name}")
-    return p.with_name(p.name + '.weights.h5')
-
-def wandb_weights(ref: str, # 'wandb:<entity>/<project>/<artifact>:<version>', as `hwr-run-experiment --save` logs it
-                 ) -> Path: # the artifact's .weights.h5, downloaded (its .json beside it)
-    "Fetch a model artifact from W&B into hwr's data folder and return its weights file."
-    name = ref[len('wandb:'):]
-    mode = os.environ.get('WANDB_MODE', '')
-    if mode in ('offline', 'disabled', 'dryrun'):
-        raise ValueError(f"{ref}: W&B artifacts are fetched from W&B, and WANDB_MODE={mode} keeps hwr off the network: unset it "
-                         "(and run `wandb login`), or copy the run's files here and give their path")
-    from hwr.data.base import data_dir
-    try:
-        import wandb
-        art = wandb.Api(timeout=30).artifact(name, type='model')
-        folder = Path(art.download(root=str(data_dir()/'wandb'/name.replace('/', '_').replace(':', '_'))))
-    except Exception as e:                               # no login, no network, no such artifact: all end here
-        raise ValueError(f"{ref}: could not fetch the artifact from W&B ({type(e).__name__}: {str(e)[:200]}); check its name "
-                         "(entity/project/artifact:version), your login (`wandb login`) and the network") from None
-    found = sorted(folder.glob('*.weights.h5'))
-    if len(found) != 1: raise ValueError(f"{ref} holds {len(found)} .weights.h5 files, expected the one hwr-run-experiment --save logs")
-    return found[0]
-
-def _weights_files(kind: str, weights: str | Path | None) -> tuple[Path, Path]:
-    if kind not in SHIPPED: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(SHIPPED)}")
-    if isinstance(weights, str) and weights.startswith('wandb:'): weights = wandb_weights(weights)
-    path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5' if weights is None else _as_weights_path(Path(weights))
-    info = path.with_name(path.name[:-len('.weights.h5')] + '.json')
-    for p in (path, info):
-        if not p.exists():
-            raise FileNotFoundError(f"missing {p}; " + (f"retrain the shipped weights with\n    {RETRAIN.format(kind=kind)}"
-                                    if weights is None else "a weights file needs its .json beside it (train_shipped_weights and hwr-run-experiment --save write one)"))
-    return path, info
-
-def weights_info(kind: str = 'char', # 'char' or 'line'
-                 weights: str | Path | None = None, # a .weights.h5 file (default: the shipped one)
-                ) -> dict:
-    "How the weights were trained and what they scored (the JSON file beside them)."
-    return json.loads(_weights_files(kind, weights)[1].read_text())
-
-def _count_saved_variables(path: Path) -> int:
-    "Number of weight arrays of the layers in a Keras `.weights.h5` file."
-    import h5py
-    names = []
-    with h5py.File(path, 'r') as f:
-        if 'layers' in f: f['layers'].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-    return len(names)
-
-def load_network(kind: str = 'char', # 'char' or 'line'
-                 weights: str | Path | None = None, # a .weights.h5 file with its .json beside it (default: shipped)
-                ):
-    "The Keras network described by the weights' JSON, with the weights loaded; returns (network, info)."
-    from hwr.networks.base import build_network
-    path, info_path = _weights_files(kind, weights)
-    try: info = json.loads(info_path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{info_path} is not the JSON that --save writes beside the weights ({e}); save the run again") from None
-    rank = len(info.get('output_shape') or [])           # (classes,) for a character model, (frames, classes) for a line model
-    if (kind == 'line') != (rank == 2):
-        raise ValueError(f"{path} holds a {info.get('model', 'model')} ({info.get('network')} network, output {info.get('output_shape')}), "
-                         f"not a {'line' if kind == 'line' else 'character'} model: use --model {'line' if rank == 2 else 'char'} "
-                         f"(or {'LinePredictor' if rank == 2 else 'CharacterPredictor'}) for it")
-    shape = tuple(None if d is None else int(d) for d in info['input_shape'])
-    net = build_network(info['network'], shape, tuple(info['output_shape']), info['network_args'])
-    try:
-        try: n_saved = _count_saved_variables(path)   # Keras loads a file with extra layers silently: count first
-        except OSError as e:
-            raise OSError(f"{path} cannot be read as Keras weights ({e}); a copy or download cut short leaves such a file: "
-                          "save or copy it again") from None
-        if n_saved != len(net.weights): raise ValueError(f"the file holds {n_saved} arrays, the network has {len(net.weights)}")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            net.load_weights(path)
-        problems = [str(w.message) for w in caught if 'load' in str(w.message).lower() or 'variable' in str(w.message).lower()]
-        if problems: raise ValueError(problems[0])
-    except ValueError as e:
-        raise ValueError(f"{path} does not fit the {info['network']} network its JSON describes (network_args "
-                         f"{info['network_args']}); retrain with\n    {RETRAIN.format(kind=kind)}\n({e})") from None
-    return net, info
-
-def full_network_args(network: str, # a registered network name
-                      network_args: dict | None = None, # the arguments given
-                     ) -> dict: # every argument of the builder, defaults filled in
-    "All keyword arguments of network builder `network`, so a later change of a default cannot change a shipped network."
-    import inspect
-    from hwr.networks.base import get_network
-    params = inspect.signature(get_network(network)).parameters
-    args = {k: p.default for k, p in params.items() if k not in ('input_shape', 'output_shape') and p.default is not p.empty}
-    args.update(network_args or {})
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
 
 # %% ../nbs/50_predict.ipynb #a219fb21
 class _Predictor:
@@ -219,10 +119,7 @@ class LinePredictor(_Predictor):
 
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32) -> list[tuple[str, float]]:
         "Text and confidence for each image; greedy decoding, or beam search when `beam_width` > 1 (always with an LM: `LM_BEAM_WIDTH` wide unless `beam_width` > 1)."
-        from hwr.models.line import prepare_lines
-        from hwr.models.line import MAX_BEAM_WIDTH
-        if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
-            raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
+        beam_width = check_beam_width(beam_width)
         lines = [self.preprocess(im) for im in images]
         height = self.height
         return [r for s in range(0, len(lines), batch_size)
@@ -230,10 +127,8 @@ class LinePredictor(_Predictor):
 
     def _read(self, x, beam_width: int) -> list[tuple[str, float]]:
         "Decoded text and confidence for one batch of float line images in [0, 1]."
-        from hwr.models.line import ctc_decode
         lm = getattr(self, 'lm', None)                      # `from_model` predictors have none
         if lm is not None:
-            from hwr.lm import LM_BEAM_WIDTH, lm_decode
             texts, conf = lm_decode(self._run(x), lm, beam_width=beam_width if beam_width > 1 else LM_BEAM_WIDTH)
         else: texts, conf = ctc_decode(self._run(x), 'greedy' if beam_width == 1 else 'beam_search', beam_width)
         return [(t, float(c)) for t, c in zip(texts, conf)]
@@ -247,130 +142,6 @@ class LinePredictor(_Predictor):
     def predict(self, image, beam_width: int = 1) -> tuple[str, float]:
         "The text of one line image and the model's confidence in it."
         return self.predict_batch([image], beam_width)[0]
-
-# %% ../nbs/50_predict.ipynb #94e06906
-RECIPES = {
-    'char': {'model': 'CharacterModel', 'dataset': 'SyntheticCharactersDataset', 'dataset_args': {'class_weights': 'forms'},
-             'network': 'lenet', 'network_args': {}, 'train_args': {'batch_size': 128, 'epochs': 5, 'augment': True, 'lr_decay': True}},
-    'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000},
-             'network': 'crnn', 'network_args': {'lstm_layers': 2},
-             'train_args': {'batch_size': 16, 'epochs': 3, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True},
-             'max_minutes': 75},   # the time budget on a two-core CPU (data generation and scoring add about 15 minutes)
-}
-
-def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
-    from hwr.data.mnist_digits import load_mnist_digits
-    from hwr.models.character import merged_accuracy
-    digits = np.array([p.mapping.index(str(d)) for d in range(10)])
-    pt = p.predict_prepared(data.x_test).argmax(-1)
-    m = {'test_accuracy': np.mean(pt == data.y_test), 'test_accuracy_lookalikes_merged': merged_accuracy(data.y_test, pt)}
-    x, y = load_mnist_digits('emnist')                             # real handwriting, framed like EMNIST
-    px = p.predict_prepared(x)
-    m['mnist_digits_accuracy'] = np.mean(px.argmax(-1) == digits[y])
-    m['mnist_digits_accuracy_digits_only'] = np.mean(px[:, digits].argmax(-1) == y)
-    raw, _ = load_mnist_digits('mnist')                            # as published: through the user's preprocessing
-    pred = [c for c, _ in p.predict_batch(list(raw[:n_check]))]
-    m['mnist_digits_accuracy_preprocessed'] = np.mean([c == str(t) for c, t in zip(pred, y[:n_check])])
-    return {k: round(float(v), 4) for k, v in m.items()}
-
-def _line_metrics(p: LinePredictor, data, n_check: int) -> dict:
-    from hwr.data.base import decode
-    from hwr.metrics import text_scores
-    truth = [decode(t) for t in data.y_test]
-    def read(x, beam=1): return [t for t, _ in p.predict_prepared(x, beam)]
-    m = {f'test_{k}': v for k, v in text_scores(truth, read(data.x_test)).items()}
-    x, n = data.x_test[:n_check], min(n_check, len(truth))               # beam search is slow on a CPU: a subset
-    m[f'test_cer_first{n}'] = text_scores(truth[:n], read(x))['cer']
-    m[f'test_cer_first{n}_beam10'] = text_scores(truth[:n], read(x, 10))['cer']
-    m[f'test_cer_first{n}_preprocessed'] = text_scores(truth[:n], [t for t, _ in p.predict_batch(list(x))])['cer']
-    return {k: round(float(v), 4) for k, v in m.items()}
-
-def evaluate_shipped_weights(kind: str, # 'char' or 'line'
-                             weights: str | Path | None = None, # a .weights.h5 file with its .json (default: shipped)
-                             n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
-                            ) -> dict: # the metrics, also written into the JSON
-    "Score weights on their dataset's test split (and, for characters, on real MNIST digits); update their JSON."
-    from hwr.data.base import get_dataset_class
-    predictor = (CharacterPredictor if kind == 'char' else LinePredictor)(weights)
-    info = predictor.info
-    data = get_dataset_class(info['dataset'])(**info['dataset_args'])
-    data.load_or_generate_data()
-    n_check = n_check or (5000 if kind == 'char' else 500)
-    info['metrics'] = (_char_metrics if kind == 'char' else _line_metrics)(predictor, data, n_check)
-    _weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
-    return info['metrics']
-
-def _check_recorded_fonts(kind: str, out_dir: Path):
-    "Before retraining over weights whose JSON lists fonts: every one of them must be available, or say which are missing and how to get them."
-    info_path = out_dir/f"{SHIPPED[kind]}.json"
-    if not info_path.exists(): return
-    fonts = json.loads(info_path.read_text()).get('fonts') or {}
-    from hwr.data.fonts import check_fonts_available
-    try: check_fonts_available(list(fonts))
-    except (ValueError, LookupError, FileNotFoundError, ImportError) as e:
-        raise RuntimeError(f"the weights in {out_dir} were trained on {len(fonts)} fonts and some are missing here, so a retrain "
-                           f"would draw other data:\n{e}") from None
-
-def train_shipped_weights(kind: str, # 'char' or 'line'
-                          out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
-                          epochs: int | None = None, # override the recipe's epochs
-                          dataset_args: dict | None = None, # override some dataset arguments (e.g. a smaller num_train)
-                          max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
-                          n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
-                          init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
-                          verbose: int = 2,
-                         ) -> dict: # the JSON written beside the weights
-    "Train the model behind `CharacterPredictor` or `LinePredictor` on embedded data and save weights + JSON."
-    from hwr.models.base import get_model_class
-    from hwr.networks.base import build_network
-    if kind not in RECIPES: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(RECIPES)}")
-    r = copy.deepcopy(RECIPES[kind])
-    recipe_minutes = r.pop('max_minutes', None)
-    max_minutes = recipe_minutes if max_minutes is None else (max_minutes or None)
-    r['dataset_args'].update(dataset_args or {})
-    if epochs is not None: r['train_args']['epochs'] = int(epochs)
-    r['network_args'] = full_network_args(r['network'], r['network_args'])
-    out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
-    _check_recorded_fonts(kind, out_dir)
-    t0 = time.time()
-    model = get_model_class(r['model'])(r['dataset'], r['network'], r['dataset_args'], r['network_args'])
-    before = None
-    if init_weights is not None:
-        init_path, before = _weights_files(kind, init_weights)[0], weights_info(kind, init_weights)
-        model.network.load_weights(init_path)
-    t_fit = time.time()
-    hist = model.fit(**r['train_args'], time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose)
-    seconds, fit_seconds = time.time() - t0, time.time() - t_fit
-    stopped = (f"epoch {len(hist.epoch)} of {r['train_args']['epochs']} (time budget {max_minutes:g} min)"
-               if max_minutes and fit_seconds >= max_minutes * 60 else None)
-
-    # save the network alone (no optimizer state): a fresh copy of the same architecture
-    shape, out_shape = list(model.network.input_shape[1:]), list(model.network.output_shape[1:])
-    if kind == 'line': shape[1] = None
-    net = build_network(r['network'], tuple(shape), tuple(model.data.output_shape), r['network_args'])
-    net.set_weights(model.network.get_weights())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir/f"{SHIPPED[kind]}.weights.h5"
-    net.save_weights(path)
-    import keras, tensorflow as tf
-    import hwr
-    info = {'kind': kind, 'model': r['model'], 'dataset': r['dataset'], 'dataset_args': r['dataset_args'],
-            'network': r['network'], 'network_args': r['network_args'], 'train_args': r['train_args'],
-            'input_shape': shape, 'output_shape': list(model.data.output_shape), 'mapping': ''.join(model.data.mapping),
-            'experiment_config': {k: r[k] for k in ('dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args')},
-            'history': {k: [round(float(v), 4) for v in vs] for k, vs in hist.history.items()},
-            'train_seconds': round(seconds), 'stopped_early': stopped,
-            'params': int(net.count_params()),
-            'trained_with': {'hwr': hwr.__version__, 'keras': keras.__version__, 'tensorflow': tf.__version__,
-                             'python': platform.python_version(), 'machine': platform.machine()},
-            'retrain': RETRAIN.format(kind=kind),
-            'fonts': dict(kv.split('=', 1) for kv in model.data.attrs.get('fonts_sha256', '').split(',') if kv),
-            'corpus': model.data.attrs.get('corpus_source', model.data.attrs.get('corpus'))}
-    if before is not None: info['continued_from'] = before
-    info_path = out_dir/f"{SHIPPED[kind]}.json"
-    info_path.write_text(json.dumps(info, indent=1))
-    info['metrics'] = evaluate_shipped_weights(kind, path, n_check)
-    return info
 
 # %% ../nbs/50_predict.ipynb #b8e0d153
 class PagePredictor:
@@ -397,7 +168,9 @@ class PagePredictor:
 # %% ../nbs/50_predict.ipynb #dbc13eab
 AUTO_LINE_ASPECT = 1.5
 
-def _auto_kind(image, invert) -> str:
+def auto_kind(image, # a path, PIL image or array
+              invert: bool | None = None, # ink polarity (None: decide)
+             ) -> str:
     "'page' when the image holds two or more lines of writing, else 'line' when its ink is wide, else 'char'."
     from hwr.segment import segment_lines
     found = segment_lines(image, invert)
@@ -407,77 +180,3 @@ def _auto_kind(image, invert) -> str:
     ink = ink_on_black(load_image(image), invert)
     t, b, l, r = ink_box(ink)
     return 'line' if (r - l) > AUTO_LINE_ASPECT * (b - t) else 'char'
-
-def main(argv: Sequence[str] | None = None) -> int:
-    "Console script `hwr-predict`: read characters, lines or pages from image files."
-    p = argparse.ArgumentParser(prog='hwr-predict', description="Read handwriting in image files with hwr's shipped models.")
-    p.add_argument('paths', nargs='+', metavar='PATH', help="image files (PNG, JPEG, ...); '-' reads one image from standard input")
-    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    p.add_argument('--model', choices=['auto', 'char', 'line', 'page'], default='auto',
-                   help=f'char: one character; line: a line or word; page: a page or paragraph, cut into lines first; '
-                        f'auto: page if it holds two or more lines, else line if the ink is over {AUTO_LINE_ASPECT}× wider than tall, else char')
-    p.add_argument('--beam', type=int, default=1, metavar='N', help='beam width for line decoding (1: greedy, the default)')
-    p.add_argument('--json', action='store_true', help='print a JSON list instead of tab-separated lines')
-    p.add_argument('--invert', choices=['auto', 'yes', 'no'], default='auto', help='yes: dark ink on light paper; auto: decide per image')
-    p.add_argument('--weights', metavar='FILE', help='weights instead of the shipped ones of --model: a .weights.h5 file with its .json, '
-                                                     'a run saved by hwr-run-experiment --save (any of its files, or their common stem), '
-                                                     'or the W&B model artifact it logged: wandb:<entity>/<project>/<artifact>:<version>')
-    p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
-                   help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
-    args = p.parse_args(argv)
-    if args.paths.count('-') > 1: p.error("'-' (an image on standard input) can be given only once")
-    from hwr.models.line import MAX_BEAM_WIDTH
-    if not 1 <= args.beam <= MAX_BEAM_WIDTH: p.error(f'--beam must be from 1 to {MAX_BEAM_WIDTH}, got {args.beam}')
-    if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line (or page, which reads with line weights)')
-    if args.lm and args.model == 'char': p.error('--lm reads lines; it does not apply to --model char')
-    lm = None
-    if args.lm:
-        from hwr.lm import LMFileError, load_lm
-        try: lm = load_lm(args.lm)
-        except LMFileError as e: p.error(str(e))
-    invert = {'auto': None, 'yes': True, 'no': False}[args.invert]
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    predictors, results, failed = {}, [], 0
-    def predictor(kind):
-        if kind not in predictors:
-            predictors[kind] = (CharacterPredictor(args.weights, invert) if kind == 'char' else
-                                PagePredictor(args.weights, invert, lm) if kind == 'page' else LinePredictor(args.weights, invert, lm))
-        return predictors[kind]
-    if args.weights:                                   # weights that cannot be read: one error before any image
-        try: predictor(args.model)
-        except (OSError, ValueError, KeyError) as e: p.error(f"--weights {args.weights}: {e}")
-    stdin = []
-    def source(path):
-        "The path, or for '-' the bytes of standard input (read once) as a file."
-        if path != '-': return path
-        if not stdin: stdin.append(sys.stdin.buffer.read())
-        f = io.BytesIO(stdin[0]); f.name = 'standard input'
-        return f
-    try:
-        for path in args.paths:
-            try:
-                kind = args.model if args.model != 'auto' else _auto_kind(source(path), invert)
-                if kind == 'page':                      # one row per line found; JSON: the text and every line's box
-                    page = predictor(kind).predict(source(path), args.beam)
-                    results.append({'path': path, 'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4),
-                                    'lines': page['lines']})
-                    if not args.json:
-                        for k, l in enumerate(page['lines'], 1): print(f"{path}\t{l['text']}\t{l['confidence']:.3f}\tpage {k}/{len(page['lines'])}", flush=True)
-                    continue
-                text, conf = predictor(kind).predict(source(path)) if kind == 'char' else predictor(kind).predict(source(path), args.beam)
-                results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
-                if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
-            except Exception as e:                      # any failure is this file's: report it, read the others
-                failed += 1
-                msg = str(e) if isinstance(e, (OSError, ValueError, TypeError)) else f"{type(e).__name__}: {e}"
-                results.append({'path': path, 'error': msg})
-                print(f"{path}: error: {msg}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print(f"hwr-predict: interrupted after {len(results)} of {len(args.paths)} files", file=sys.stderr)
-        if args.json: print(json.dumps(results, indent=1, ensure_ascii=False))
-        return 130
-    if args.json: print(json.dumps(results, indent=1, ensure_ascii=False))
-    return 1 if failed else 0
-
-# %% ../nbs/50_predict.ipynb #12a664e5
-if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # python -m hwr.predict

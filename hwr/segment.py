@@ -11,41 +11,12 @@ from scipy import ndimage as ndi
 from scipy.signal import find_peaks
 
 from .preprocess import BlankImageError, ink_on_black, load_image
+from .util import moved_names
+
+__getattr__ = moved_names(__name__, {'render_page': 'hwr.data.ink'})   # it lived here before; it draws, so it went to the data
 
 # %% auto #0
-__all__ = ['SKEW_STEP', 'render_page', 'run_starts', 'estimate_skew', 'line_pitch', 'line_centres', 'PageLine', 'segment_lines',
-           'draw_lines']
-
-# %% ../nbs/03c_segment.ipynb #05a439c0
-def render_page(texts: list[str], # one text per line, top to bottom
-                font: str = 'kalam', # a font name (`hwr.data.render.list_fonts`)
-                seed: int = 0,
-                x_height: float = 20, # pixels
-                spacing: float = 1.0, # distance between lines, in multiples of the font's line height
-                angle: float = 0.0, # degrees, counter-clockwise as shown (`scipy.ndimage.rotate`): the lines then rise to the right
-                style=None, # an `hwr.data.ink.InkStyle` for the writing (default: hwr's; paper and scanner are the page's)
-               ) -> np.ndarray: # float32 (H, W): dark ink on light paper
-    "A page of handwriting-like lines (for demonstrations and tests): each line drawn by `draw_line`, laid on one sheet."
-    from dataclasses import replace
-    from hwr.data.ink import InkStyle, draw_line, ink_font
-    if not texts: raise ValueError("render_page needs at least one line of text")
-    rng = np.random.default_rng(seed)
-    style = replace(style or InkStyle(), paper=(1, 1), paper_gradient=0, paper_texture=0, ruled=0, neighbours=0, noise=(0, 0),
-                    jpeg=0, resolution=(1, 1))   # one sheet of paper, one scan: the lines differ only in how they are written
-    from hwr.preprocess import ink_core
-    lines = [draw_line(t, font, rng, style, x_height=x_height) for t in texts]
-    f = ink_font(font, x_height)
-    step = spacing * (f.ascent + f.descent)
-    tops = [int(round(i * step - ink_core(1 - l)[1])) for i, l in enumerate(lines)]   # the lines' cores `step` apart
-    tops = [t - min(tops) for t in tops]
-    H = max(t + l.shape[0] for t, l in zip(tops, lines))
-    W = max(l.shape[1] for l in lines) + 40
-    page = np.ones((H, W), np.float32)
-    for t, l in zip(tops, lines):
-        x = int(rng.integers(0, 30))
-        page[t:t + l.shape[0], x:x + l.shape[1]] = np.minimum(page[t:t + l.shape[0], x:x + l.shape[1]], l)
-    if angle: page = ndi.rotate(page, angle, reshape=True, order=1, mode='constant', cval=float(np.median(page)))
-    return page.clip(0, 1)
+__all__ = ['SKEW_STEP', 'run_starts', 'estimate_skew', 'line_pitch', 'line_centres', 'PageLine', 'segment_lines', 'draw_lines']
 
 # %% ../nbs/03c_segment.ipynb #a177e756
 SKEW_STEP = 0.25                 # degrees between the angles tried

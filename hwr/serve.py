@@ -33,8 +33,8 @@ class Readers:
 
     def read(self, image: bytes, model: str = 'auto', beam: int = 1) -> dict:
         "Read one image (the bytes of a PNG, JPEG, ...): text, confidence, the model used, and a page's lines."
-        from hwr.models.line import MAX_BEAM_WIDTH
-        from hwr.predict import _auto_kind
+        from hwr.decode import MAX_BEAM_WIDTH
+        from hwr.predict import auto_kind
         if model not in MODELS: raise ReadError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
         if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM_WIDTH:
             raise ReadError(f"beam must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam!r}")
@@ -42,7 +42,7 @@ class Readers:
         def src():
             f = io.BytesIO(image); f.name = 'the uploaded image'; return f
         with self._lock:
-            kind = model if model != 'auto' else _auto_kind(src(), None)
+            kind = model if model != 'auto' else auto_kind(src(), None)
             if kind == 'page':
                 page = self.get('page').predict(src(), beam)
                 return {'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4), 'lines': page['lines']}

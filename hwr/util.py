@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'read_image', 'show_images',
-           'in_test']
+           'in_test', 'moved_names']
 
 # %% ../nbs/00_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -232,3 +232,15 @@ def show_images(images, # sequence of 2-D arrays
 def in_test() -> bool:
     "True when running under `nbdev_test` (IN_TEST is set)."
     return bool(os.environ.get('IN_TEST'))
+
+# %% ../nbs/00_util.ipynb #e9d417ba
+def moved_names(module: str, # the old home, e.g. 'hwr.predict' (pass `__name__`)
+                moved: dict[str, str], # name -> the module that holds it now
+               ):
+    "A module `__getattr__` (PEP 562) that serves names moved elsewhere, with a DeprecationWarning naming the new home."
+    def __getattr__(name: str):
+        if name not in moved: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        import importlib, warnings
+        warnings.warn(f"{module}.{name} moved to {moved[name]}.{name}: import it from there", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(moved[name]), name)
+    return __getattr__

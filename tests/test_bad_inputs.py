@@ -27,7 +27,7 @@ os.environ.setdefault('WANDB_MODE', 'disabled')
 from hwr.training.run_experiment import main as run_main, ConfigError     # noqa: E402
 from hwr.training.experiments import main as group_main                 # noqa: E402
 from hwr.training.sweeps import main as sweep_main                      # noqa: E402
-from hwr.predict import main as predict_main                            # noqa: E402
+from hwr.cli import main as predict_main                               # noqa: E402
 from hwr.export import main as export_main                              # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from hwr.predict import SHIPPED, WEIGHTS_DIR, weights_info
+from hwr.registry import SHIPPED, WEIGHTS_DIR, weights_info
 
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'WANDB_MODE': 'disabled'}
 
@@ -15,7 +15,7 @@ ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'WANDB_MODE': 'disabled'}
 def _cli() -> list[str]:
     "The installed console script if there is one, else the module."
     script = Path(sys.executable).with_name('hwr-predict')
-    return [str(script)] if script.exists() else [sys.executable, '-m', 'hwr.predict']
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'hwr.cli']
 
 
 def run(*args, timeout=300):
@@ -97,7 +97,7 @@ def test_shipped_weights_record_their_fonts(kind):
 
 
 def test_retraining_with_missing_fonts_says_which_and_how(tmp_path):
-    from hwr.predict import train_shipped_weights
+    from hwr.training.recipes import train_shipped_weights
     info = weights_info('line')
     (tmp_path/f"{SHIPPED['line']}.json").write_text(json.dumps({**info, 'fonts': {'kalam': '0' * 64, 'reenie_beanie': '1' * 64,
                                                                                  'no_such_font': '2' * 64}}))
@@ -181,7 +181,7 @@ def test_shipped_language_model_is_small_and_tuned():
 
 @pytest.fixture(scope='module')
 def page_image(tmp_path_factory):
-    from hwr.segment import render_page
+    from hwr.data.ink import render_page
     page = render_page(['The quick brown fox jumps', 'over the lazy dog, and', 'then it reads a page.'], seed=2, angle=1.5)
     path = tmp_path_factory.mktemp('page')/'page.png'
     Image.fromarray(np.round(page * 255).astype(np.uint8)).save(path)

@@ -114,7 +114,7 @@ def test_a_saved_run_is_read_by_hwr_predict(tmp_path):
     im = Image.new('L', (120, 120), 230); ImageDraw.Draw(im).rectangle((40, 20, 60, 100), fill=30); im.save(tmp_path/'i.png')
     env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3', 'WANDB_MODE': 'disabled'}
     for weights in (tmp_path/'out'/stem, tmp_path/'out'/f'{stem}.weights.h5', tmp_path/'out'/f'{stem}.config.json'):
-        p = subprocess.run([sys.executable, '-m', 'hwr.predict', str(tmp_path/'i.png'), '--model', 'char', '--weights', str(weights), '--json'],
+        p = subprocess.run([sys.executable, '-m', 'hwr.cli', str(tmp_path/'i.png'), '--model', 'char', '--weights', str(weights), '--json'],
                            capture_output=True, text=True, env=env, timeout=300)
         assert p.returncode == 0, p.stderr
         (res,) = json.loads(p.stdout)
@@ -182,7 +182,7 @@ def test_save_logs_a_wandb_model_artifact_offline_and_predict_says_it_needs_wand
     staged = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path/'wbdata').rglob('*') if p.is_file()}
     for kind in ('weights', 'predictor', 'config', 'metrics'):
         assert hashlib.sha256(Path(r.saved[kind]).read_bytes()).hexdigest() in staged, f'the {kind} file is in the artifact'
-    from hwr.predict import main
+    from hwr.cli import main
     with pytest.raises(SystemExit) as e:
         main(['--model', 'char', '--weights', f'wandb:me/hwr/{name}:latest', str(tmp_path/'x.png')])
     assert e.value.code == 2

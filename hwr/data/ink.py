@@ -11,10 +11,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage as ndi
 
-from .render import CHARS, font_file, font_chars, stroke_width
+from .render import CHARS, font_file, font_chars
+from ..preprocess import ink_core, stroke_width
 
 # %% auto #0
-__all__ = ['CLEAN', 'InkFont', 'ink_font', 'InkStyle', 'draw_line', 'style_steps']
+__all__ = ['CLEAN', 'InkFont', 'ink_font', 'InkStyle', 'draw_line', 'style_steps', 'render_page']
 
 # %% ../../nbs/03a_data.ink.ipynb #ad223ab1
 _CHAR_INDEX = {c: i for i, c in enumerate(CHARS)}
@@ -258,3 +259,32 @@ def style_steps(style: InkStyle = InkStyle()) -> list[tuple[str, InkStyle]]:
         cur = replace(cur, **{n: getattr(style, n) for n in g})
         out.append((title, cur))
     return out
+
+# %% ../../nbs/03a_data.ink.ipynb #ffbbe8cb
+def render_page(texts: list[str], # one text per line, top to bottom
+                font: str = 'kalam', # a font name (`hwr.data.render.list_fonts`)
+                seed: int = 0,
+                x_height: float = 20, # pixels
+                spacing: float = 1.0, # distance between lines, in multiples of the font's line height
+                angle: float = 0.0, # degrees, counter-clockwise as shown (`scipy.ndimage.rotate`): the lines then rise to the right
+                style=None, # an `hwr.data.ink.InkStyle` for the writing (default: hwr's; paper and scanner are the page's)
+               ) -> np.ndarray: # float32 (H, W): dark ink on light paper
+    "A page of handwriting-like lines (for demonstrations and tests): each line drawn by `draw_line`, laid on one sheet."
+    from dataclasses import replace
+    if not texts: raise ValueError("render_page needs at least one line of text")
+    rng = np.random.default_rng(seed)
+    style = replace(style or InkStyle(), paper=(1, 1), paper_gradient=0, paper_texture=0, ruled=0, neighbours=0, noise=(0, 0),
+                    jpeg=0, resolution=(1, 1))   # one sheet of paper, one scan: the lines differ only in how they are written
+    lines = [draw_line(t, font, rng, style, x_height=x_height) for t in texts]
+    f = ink_font(font, x_height)
+    step = spacing * (f.ascent + f.descent)
+    tops = [int(round(i * step - ink_core(1 - l)[1])) for i, l in enumerate(lines)]   # the lines' cores `step` apart
+    tops = [t - min(tops) for t in tops]
+    H = max(t + l.shape[0] for t, l in zip(tops, lines))
+    W = max(l.shape[1] for l in lines) + 40
+    page = np.ones((H, W), np.float32)
+    for t, l in zip(tops, lines):
+        x = int(rng.integers(0, 30))
+        page[t:t + l.shape[0], x:x + l.shape[1]] = np.minimum(page[t:t + l.shape[0], x:x + l.shape[1]], l)
+    if angle: page = ndi.rotate(page, angle, reshape=True, order=1, mode='constant', cval=float(np.median(page)))
+    return page.clip(0, 1)

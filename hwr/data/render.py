@@ -15,11 +15,13 @@ from scipy import ndimage as ndi
 
 from .base import MAPPING, BLANK
 from .fonts import FONT_PACKAGES, available_fonts, font_names, font_path, font_problems, check_fonts_available
+from ..preprocess import emnist_frame, stroke_width, thicken   # what real and synthetic images share (03b_preprocess)
+from ..preprocess import _bbox, _sample, _to_uint8             # the sampling helpers behind emnist_frame
 
 # %% auto #0
 __all__ = ['CHARS', 'FONT_EXCLUDES', 'list_fonts', 'check_fonts', 'font_file', 'load_font', 'missing_chars', 'render_char',
-           'font_chars', 'stroke_width', 'thicken', 'font_stroke_width', 'emnist_frame', 'GlyphBank', 'fit_in_box',
-           'extreme_points', 'glyph_bank', 'random_affine', 'render_glyphs', 'LineFont', 'line_font', 'render_lines']
+           'font_chars', 'font_stroke_width', 'GlyphBank', 'fit_in_box', 'extreme_points', 'glyph_bank',
+           'random_affine', 'render_glyphs', 'LineFont', 'line_font', 'render_lines']
 
 # %% ../../nbs/03_data.render.ipynb #1826564c
 CHARS = [c for c in MAPPING if c != BLANK]  # the 79 writable characters (space included)
@@ -93,68 +95,10 @@ def font_chars(font: str, chars=CHARS) -> list[str]:
     return [c for c in chars if c not in skip]
 
 # %% ../../nbs/03_data.render.ipynb #85c1c44d
-def stroke_width(mask: np.ndarray) -> float:
-    "Estimated stroke width in pixels of the ink (> 0.5) in `mask`, from its distance transform."
-    ink = mask > 0.5
-    if not ink.any(): return 0.0
-    return float(4 * ndi.distance_transform_edt(ink)[ink].mean() - 2)
-
-def thicken(mask: np.ndarray, # float image in [0, 1], white ink
-            extra: float, # pixels to add to the stroke width
-           ) -> np.ndarray:
-    "Strokes of `mask` made `extra` pixels wider by a round pen (antialiased edge)."
-    if extra <= 0: return mask
-    dist = ndi.distance_transform_edt(mask < 0.5)
-    return np.maximum(mask, np.clip(extra / 2 + 1 - dist, 0, 1)).astype(np.float32)
-
 @lru_cache(maxsize=None)
 def font_stroke_width(font: str, cap_height: float = 40) -> float:
     "Median stroke width of `font`'s letters and digits at `cap_height`."
     return float(np.median([stroke_width(render_char(font, c, cap_height)) for c in CHARS if c.isalnum()]))
-
-# %% ../../nbs/03_data.render.ipynb #ee7c74d6
-def _bbox(mask):
-    "Inclusive row/column extents (y0, y1, x0, x1) of the True pixels of each image in a (N, H, W) stack."
-    rows, cols = mask.any(2), mask.any(1)
-    H, W = mask.shape[1:]
-    return rows.argmax(1), H - 1 - rows[:, ::-1].argmax(1), cols.argmax(1), W - 1 - cols[:, ::-1].argmax(1)
-
-def _sample(stack, ys, xs, index=None):
-    "Bilinear samples of `stack` (N, H, W) at per-image coordinates ys, xs (N, h, w); zero outside."
-    idx = np.arange(len(stack)) if index is None else np.asarray(index)
-    si = np.broadcast_to(idx.astype(np.float32)[:, None, None], ys.shape)
-    return ndi.map_coordinates(stack, [si, ys, xs], order=1, mode='constant', cval=0.0)
-
-def _to_uint8(imgs, blur=0.0):
-    "Blur, scale each image so its brightest pixel is 255, round to uint8."
-    if blur: imgs = ndi.gaussian_filter(imgs, (0, blur, blur))
-    imgs = imgs / np.maximum(imgs.max(axis=(1, 2), keepdims=True), 1e-6)
-    return np.round(np.clip(imgs, 0, 1) * 255).astype(np.uint8)
-
-def emnist_frame(images, # (N, H, W) uint8 (0-255) or float (0-1), white ink on black
-                 size: int = 28, # output side
-                 pad: int = 2, # empty border around the ink box
-                 threshold: float = 0.1, # ink = pixels above this fraction of the image's maximum
-                 blur: float = 0.0, # extra Gaussian blur (output pixels) after resizing
-                ) -> np.ndarray: # (N, size, size) uint8
-    "Crop each image to its ink, centre it in a square keeping the aspect ratio, pad and resize (EMNIST's framing)."
-    x = np.asarray(images)
-    if x.ndim == 2: return emnist_frame(x[None], size, pad, threshold, blur)[0]
-    x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
-    n = len(x)
-    ink = x > threshold * np.maximum(x.max(axis=(1, 2), keepdims=True), 1e-6)
-    has_ink = ink.any(axis=(1, 2)) & (x.max(axis=(1, 2)) > 0)
-    y0, y1, x0, x1 = _bbox(ink)
-    side = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float32)
-    scale = side / (size - 2 * pad)                        # source pixels per output pixel
-    x = np.stack([ndi.gaussian_filter(a, 0.4 * s) if s > 1.2 else a for a, s in zip(x, scale)]) if (scale > 1.2).any() else x
-    u = np.arange(size, dtype=np.float32) - (size - 1) / 2
-    gy = ((y0 + y1) / 2)[:, None] + u * scale[:, None]
-    gx = ((x0 + x1) / 2)[:, None] + u * scale[:, None]
-    out = _sample(x, np.broadcast_to(gy[:, :, None], (n, size, size)), np.broadcast_to(gx[:, None, :], (n, size, size)))
-    out = _to_uint8(out, blur)
-    out[~has_ink] = 0
-    return out
 
 # %% ../../nbs/03_data.render.ipynb #9f992acb
 @dataclass

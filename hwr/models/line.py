@@ -10,12 +10,13 @@ from typing import Sequence
 import keras, numpy as np
 
 from ..data.base import BLANK_INDEX, MAPPING, decode
+from ..decode import DECODE_STRATEGIES, MAX_BEAM_WIDTH, ctc_decode   # used here, and re-exported: they lived here before
 from ..metrics import cer, text_scores
 from .base import Model
 
 # %% auto #0
-__all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse',
-           'ctc_decode', 'augment_lines', 'LineModelCtc', 'CerCallback']
+__all__ = ['prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse', 'augment_lines', 'LineModelCtc',
+           'CerCallback']
 
 # %% ../../nbs/23_models.line.ipynb #e4e142cb
 def _to_float(img) -> np.ndarray:
@@ -120,29 +121,6 @@ def ctc_loss_sparse(y_true, # (N, max_length) int labels padded with `BLANK_INDE
     labels = tf.SparseTensor(where, tf.gather_nd(y_true, where), tf.shape(y_true, out_type=tf.int64))
     frames = tf.fill(tf.shape(y_pred)[:1], tf.shape(y_pred)[1])
     return tf.nn.ctc_loss(labels, _log_probs(y_pred), None, frames, logits_time_major=False, blank_index=BLANK_INDEX)
-
-# %% ../../nbs/23_models.line.ipynb #916032a9
-DECODE_STRATEGIES = ('greedy', 'beam_search')
-MAX_BEAM_WIDTH = 100  # wider beams gain nothing measurable on these models, and time and memory grow with the width
-
-def ctc_decode(probs, # (N, frames, classes) softmax outputs of a CTC network
-               strategy: str = 'greedy', # 'greedy' or 'beam_search'
-               beam_width: int = 10, # texts kept per step by beam search
-              ) -> tuple[list[str], np.ndarray]: # texts, confidences
-    "Texts (and their probabilities) from CTC outputs, by greedy or beam-search decoding."
-    if strategy not in DECODE_STRATEGIES: raise ValueError(f"unknown decoding strategy {strategy!r}; valid: {', '.join(DECODE_STRATEGIES)}")
-    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or not 1 <= beam_width <= MAX_BEAM_WIDTH:
-        raise ValueError(f"beam_width must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam_width!r}")
-    beam_width = int(beam_width)
-    probs = np.asarray(probs, np.float32)
-    if len(probs) == 0: return [], np.zeros(0)
-    logp = np.log(np.clip(probs, 1e-7, 1.0))
-    lengths = np.full(len(probs), probs.shape[1], np.int32)
-    paths, scores = keras.ops.ctc_decode(logp, lengths, strategy=strategy, beam_width=beam_width, top_paths=1, mask_index=BLANK_INDEX)
-    paths, scores = keras.ops.convert_to_numpy(paths)[0], keras.ops.convert_to_numpy(scores)[:, 0]
-    texts = [decode(p[p >= 0]) for p in paths]
-    conf = np.exp(-scores) if strategy == 'greedy' else np.exp(scores)
-    return texts, np.clip(conf, 0, 1)
 
 # %% ../../nbs/23_models.line.ipynb #c37f6070
 def _backend() -> str:

@@ -13,7 +13,7 @@ from .gpu_manager import select_gpu
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'PREDICTOR_KINDS', 'ConfigError',
-           'parse_config', 'unflatten', 'init_weights_files', 'validate_config', 'task_info', 'make_strategy',
+           'parse_config', 'unflatten', 'initweights_files', 'validate_config', 'task_info', 'make_strategy',
            'wandb_mode', 'start_wandb', 'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment',
            'artifact_name', 'log_model_artifact', 'predictor_info', 'run_experiment', 'main']
 
@@ -123,19 +123,19 @@ def _registry_problem(lookup, name) -> tuple[Any, str | None]:
     except ImportError as e: return None, f"{name!r} is known but its module cannot be imported: {e}" 
 
 PRETRAIN_KEYS = ('dataset', 'dataset_args', 'train_args')  # what a `pretrain` block sets; model and network are the experiment's
-PREDICTOR_KINDS = {'CharacterModel': 'char', 'LineModelCtc': 'line'}  # models whose saved weights hwr.predict reads
+PREDICTOR_KINDS = {'CharacterModel': 'char', 'LineModelCtc': 'line'}  # models whose saved weights hwr.registry reads
 
-def init_weights_files(config: dict) -> tuple[Path, Path]:
+def initweights_files(config: dict) -> tuple[Path, Path]:
     "The .weights.h5 file and its .json that `config['init_weights']` names ('shipped': the model's shipped weights)."
-    from hwr.predict import SHIPPED, WEIGHTS_DIR, _weights_files
+    from hwr.registry import SHIPPED, WEIGHTS_DIR, weights_files
     v, kind = config['init_weights'], PREDICTOR_KINDS.get(config.get('model'))
     if v == 'shipped':
         if kind is None: raise ValueError(f"no shipped weights for {config.get('model')!r}; shipped: {', '.join(PREDICTOR_KINDS)}")
-        return _weights_files(kind, None)
-    return _weights_files(kind or 'line', v)
+        return weights_files(kind, None)
+    return weights_files(kind or 'line', v)
 
 def _init_weights_problems(config: dict) -> list[str]:
-    try: init_weights_files(config)
+    try: initweights_files(config)
     except (ValueError, FileNotFoundError) as e: return [f"init_weights {config['init_weights']!r}: {e}"]
     if config.get('pretrain'): return ["init_weights and pretrain both set where to start from; keep one"]
     return []
@@ -242,7 +242,7 @@ def validate_config(config: dict, # a parsed config (dotted keys allowed)
     out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None,
            'init_weights': config.get('init_weights')}
     if out['init_weights'] and not out['network_args']:   # the network the weights were trained with
-        out['network_args'] = json.loads(init_weights_files(out)[1].read_text())['network_args']
+        out['network_args'] = json.loads(initweights_files(out)[1].read_text())['network_args']
     if pre is not None:
         pre = complete(pre)
         out['pretrain'] = {k: pre[k] for k in PRETRAIN_KEYS}
@@ -438,7 +438,7 @@ def log_model_artifact(run, # an active wandb run
 
 def predictor_info(result: ExperimentResult) -> dict | None:
     "What `hwr.predict` needs to read the saved weights (`<stem>.json` beside them), for the models it reads; else None."
-    from hwr.predict import full_network_args
+    from hwr.registry import full_network_args
     c, net = result.config, result.model.network
     kind = PREDICTOR_KINDS.get(c['model'])
     if kind is None: return None
@@ -470,14 +470,14 @@ def _check_same_weights(pre_model, model, pre_name: str, name: str):
 
 def _start_from(model, config: dict):
     "Load the weights `config['init_weights']` names into `model`, after checking that they fit."
-    from hwr.predict import _count_saved_variables
+    from hwr.registry import count_saved_variables
     path, info_path = init_weights_files(config)
     info = json.loads(info_path.read_text())
     have = [None if d is None else int(d) for d in model.network.input_shape[1:]]
     if list(info.get('input_shape', have)) != have:
         raise ConfigError(f"init_weights {path.name} read images of shape {info['input_shape']}, this dataset gives {have}; "
                           f"make them match (for lines: dataset_args height {info['input_shape'][0]})")
-    if _count_saved_variables(path) != len(model.network.weights):
+    if count_saved_variables(path) != len(model.network.weights):
         raise ConfigError(f"init_weights {path.name} hold the weights of another network ({info.get('network')} "
                           f"{info.get('network_args')}); give the same network and network_args, or leave network_args out")
     import warnings
