@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_util.ipynb #c4691cd2
 from __future__ import annotations
-import hashlib, http.client, os, re, tempfile, time, urllib.error, urllib.parse, urllib.request
+import contextlib, hashlib, http.client, importlib.abc, importlib.util, os, re, sys, tempfile, time
+import urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -12,8 +13,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'read_image', 'show_images',
-           'in_test', 'moved_names']
+__all__ = ['STARTUP_NOISE', 'sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8',
+           'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr', 'quiet_startup']
 
 # %% ../nbs/00_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -233,7 +234,7 @@ def in_test() -> bool:
     "True when running under `nbdev_test` (IN_TEST is set)."
     return bool(os.environ.get('IN_TEST'))
 
-# %% ../nbs/00_util.ipynb #e9d417ba
+# %% ../nbs/00_util.ipynb #a987081e
 def moved_names(module: str, # the old home, e.g. 'hwr.predict' (pass `__name__`)
                 moved: dict[str, str], # name -> the module that holds it now
                ):
@@ -244,3 +245,49 @@ def moved_names(module: str, # the old home, e.g. 'hwr.predict' (pass `__name__`
         warnings.warn(f"{module}.{name} moved to {moved[name]}.{name}: import it from there", DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(moved[name]), name)
     return __getattr__
+
+# %% ../nbs/00_util.ipynb #3d60eea6
+STARTUP_NOISE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
+                           r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+                           r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$")
+
+@contextlib.contextmanager
+def filtered_stderr(noise: re.Pattern = STARTUP_NOISE, # lines to drop
+                   ):
+    "Send file descriptor 2 (what C++ libraries write to) to a temporary file, then write back every line `noise` does not match."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try: yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2); os.close(saved)
+            tmp.seek(0)
+            kept = [l for l in tmp.read().decode('utf-8', 'replace').splitlines(True) if not noise.match(l.rstrip('\n'))]
+            if kept: sys.stderr.write(''.join(kept)); sys.stderr.flush()
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    "Runs the first import of `name` under `filtered_stderr`, then steps aside."
+    def __init__(self, name: str): self.name = name
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name: return None
+        if self in sys.meta_path: sys.meta_path.remove(self)
+        with filtered_stderr(): module = importlib.import_module(fullname)
+        orig = module.__spec__
+        spec = importlib.util.spec_from_loader(fullname, _Loaded(module), origin=orig.origin, is_package=orig.submodule_search_locations is not None)
+        spec.submodule_search_locations = orig.submodule_search_locations
+        return spec
+
+class _Loaded(importlib.abc.Loader):
+    "A loader for a module that is already imported."
+    def __init__(self, module): self.module = module
+    def create_module(self, spec): return self.module
+    def exec_module(self, module): pass
+
+def quiet_startup():
+    "Import TensorFlow, when something first does, without its start-up log (unless HWR_VERBOSE is set); also `TF_CPP_MIN_LOG_LEVEL=3`."
+    if os.environ.get('HWR_VERBOSE', '').strip() not in ('', '0'): return
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    if 'tensorflow' not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport('tensorflow'))

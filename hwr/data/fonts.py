@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02a_data.fonts.ipynb #eb2ace37
 from __future__ import annotations
-import argparse, difflib, hashlib, importlib, json, os, shutil, string, subprocess, sys, tarfile, tempfile
+import argparse, difflib, hashlib, importlib, io, json, os, shutil, string, subprocess, sys, tarfile, tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,12 +15,12 @@ from ..util import DownloadError, download_url, move_into_place, sha256sum
 from .base import BLANK, MAPPING, data_dir, load_metadata
 
 # %% auto #0
-__all__ = ['CHARSET', 'FONT_PACKAGES', 'CATALOG_SECTIONS', 'FONT_CATALOG', 'SYSTEM_FONTS', 'CDN', 'CATALOG_HEADER',
+__all__ = ['CHARSET', 'FONT_PACKAGES', 'CATALOG_SECTIONS', 'FONT_CATALOG', 'SYSTEM_FONTS', 'DEBIAN_DEBS', 'CDN', 'CATALOG_HEADER',
            'NPM_FAMILIES', 'SYSTEM_PACKAGES', 'missing_glyphs', 'caps_likeness', 'looks_caps_only', 'fonts_dir',
-           'font_catalog', 'font_names', 'font_path', 'available_fonts', 'font_sha256', 'font_problems', 'font_info',
-           'check_fonts_available', 'download_fonts', 'install_fonts_from_npm', 'catalog_entry_from_file',
-           'catalog_entry_from_npm', 'catalog_entry_from_pypi', 'write_font_catalog', 'rebuild_font_catalog',
-           'fonts_table', 'main']
+           'font_catalog', 'font_names', 'debian_font_file', 'font_path', 'available_fonts', 'font_sha256',
+           'font_problems', 'font_info', 'check_fonts_available', 'download_fonts', 'install_fonts_from_npm',
+           'install_debian_fonts', 'catalog_entry_from_file', 'catalog_entry_from_npm', 'catalog_entry_from_pypi',
+           'write_font_catalog', 'rebuild_font_catalog', 'fonts_table', 'main']
 
 # %% ../../nbs/02a_data.fonts.ipynb #1c13323f
 CHARSET = ''.join(c for c in MAPPING if c != BLANK)  # every character hwr can write
@@ -132,6 +132,10 @@ def _file_sha256(path: str | Path) -> str:
     st = os.stat(path)
     return _sha256_of(str(path), st.st_size, st.st_mtime_ns)
 
+def debian_font_file(name: str) -> Path:
+    "Where hwr keeps Debian font `name`, taken out of its package: `fonts_dir()/'debian'/<file>` (never the system's font folders)."
+    return fonts_dir()/'debian'/Path(SYSTEM_FONTS[name]['path']).name
+
 def _locate(name: str) -> tuple[str | None, Path | None]:
     "(kind, path) of the file in use for known font `name`, or (None, None) where none is usable."
     if name in FONT_PACKAGES:
@@ -141,8 +145,8 @@ def _locate(name: str) -> tuple[str | None, Path | None]:
         p = fonts_dir()/FONT_CATALOG[name]['filename']
         if p.is_file() and _file_sha256(p) == FONT_CATALOG[name]['sha256']: return 'download', p
     if name in SYSTEM_FONTS:
-        p = Path(SYSTEM_FONTS[name]['path'])
-        if p.is_file(): return 'system', p
+        p = debian_font_file(name)
+        if p.is_file() and _file_sha256(p) == SYSTEM_FONTS[name]['sha256']: return 'system', p
     return None, None
 
 # %% ../../nbs/02a_data.fonts.ipynb #37096f34
@@ -164,8 +168,9 @@ def _how_to_get(name: str) -> str:
                  f"python -m hwr.data.fonts npm {name}    (npm pack {_npm_spec(e)[0]}; in Python: install_fonts_from_npm(['{name}']))",
                  f"or download {e['url']} yourself and place it at exactly {dest} (sha256 {e['sha256']})"]
     if name in SYSTEM_FONTS:
-        e = SYSTEM_FONTS[name]
-        ways.append(f"apt-get install {e['source'].split(':', 1)[1]}    (Debian; installs {e['path']})")
+        e = SYSTEM_FONTS[name]; pkg = e['source'].split(':', 1)[1]
+        ways.append(f"python -m hwr.data.fonts debian {name}    (fetches {DEBIAN_DEBS[pkg][0]} and takes {e['path']} out of it "
+                    f"into {debian_font_file(name)})")
     return "Get it with:\n    " + '\n    '.join(ways)
 
 def font_path(name: str, # a name from `font_names()` (hyphens or underscores)
@@ -306,6 +311,78 @@ def install_fonts_from_npm(names=None, # catalog names (default: all)
             out.append(move_into_place(part, dest))
     return out
 
+# %% ../../nbs/02a_data.fonts.ipynb #628dce98
+DEBIAN_DEBS = {   # package: (URL of the .deb in Debian 12's archive, its size, its sha256), from `apt-get download --print-uris`
+    'fonts-dkg-handwriting': ('http://deb.debian.org/debian/pool/main/d/dkg-handwriting/fonts-dkg-handwriting_0.17-1_all.deb',
+                             173192, '82ee9beae0313e11761af7bb81f4c3fdc91ddd6122ab78490e1b103b9f502709'),
+    'fonts-breip': ('http://deb.debian.org/debian/pool/main/f/fonts-breip/fonts-breip_0.5.1-3_all.deb',
+                   37692, '1f0ea903300b89cb55d107ee4a12be82118ada0384d8bd9db0aad8e1f8c1aa49'),
+    'fonts-kristi': ('http://deb.debian.org/debian/pool/main/f/fonts-kristi/fonts-kristi_20101220-1_all.deb',
+                    33604, '03cdbe9ca6cb5ea863ad652ea94313666f275de526c3cb01e252da93019001c2'),
+    'fonts-havana': ('http://deb.debian.org/debian/pool/main/f/fonts-havana/fonts-havana_1.0-4_all.deb',
+                    27244, '36abdb945fc21cb5a3f1a7a02c759cbf3bd75b42d747d3305ee68c518a108da8'),
+    'fonts-sjfonts': ('http://deb.debian.org/debian/pool/main/s/sjfonts/fonts-sjfonts_2.1-2_all.deb',
+                     98268, 'f6fdb38cb13a7772ebbb03db21ca118125b136caa170e2a77b17d1f9f4c504f0'),
+    'fonts-tlwg-purisa-ttf': ('http://deb.debian.org/debian/pool/main/f/fonts-tlwg/fonts-tlwg-purisa-ttf_0.7.3-1_all.deb',
+                             339176, 'e9081a871f561b19529659e984e9cdb3f2342b776787c6af9f312e862ff4e36d'),
+    'fonts-rufscript': ('http://deb.debian.org/debian/pool/main/f/fonts-rufscript/fonts-rufscript_010-6_all.deb',
+                       20248, '72a7300913e52795b7915ac5873eda633a80dcb49bb590711cde83b270b0f606'),
+    'fonts-comic-neue': ('http://deb.debian.org/debian/pool/main/c/comic-neue/fonts-comic-neue_2.51-4_all.deb',
+                        360376, '6f002dc90d62fde01a2b51f333c09dc6c21ffbfc6ca22d05a84cc049b083c826'),
+    'fonts-kaushanscript': ('http://deb.debian.org/debian/pool/main/f/fonts-kaushanscript/fonts-kaushanscript_1.02-2.1_all.deb',
+                           47920, 'ead16c3fe1fd47037f5afbb5dec765290fb14bff545051a5507ea60186019414'),
+    'fonts-dancingscript': ('http://deb.debian.org/debian/pool/main/f/fonts-dancingscript/fonts-dancingscript_1.2-2_all.deb',
+                           65712, '987b8182611e1f3d9e7b19a82787614470dd8c4ed894a4dedbebc2308703b216'),
+    'fonts-humor-sans': ('http://deb.debian.org/debian/pool/main/f/fonts-humor-sans/fonts-humor-sans_1.0-4_all.deb',
+                        14020, '84bd0c40b65dc345e05396a4ffb64282c14fbbb6e7079126eeabc92bd9fe7311'),
+    'fonts-klee': ('http://deb.debian.org/debian/pool/main/f/fonts-klee/fonts-klee_1.000-20210121-2_all.deb',
+                  63818724, '5378d3169728ceb95a2ae653a64762cd8f3b82a968a4ae72bb168a034fbf4c54'),
+    'fonts-yusei-magic': ('http://deb.debian.org/debian/pool/main/f/fonts-yusei-magic/fonts-yusei-magic_1.000-20210130-2_all.deb',
+                         8446348, '4030d34292e317ecc9dc10a68ae309a8c27ec93f256c058d248017b5051beede'),
+    'fonts-bwht': ('http://deb.debian.org/debian/pool/main/f/fonts-bwht/fonts-bwht_0.1-3_all.deb',
+                  109960, '5dd1d688f690fcafac659761c20cade5ef49ffc20fd7ba6b953d7d38d5165839'),
+}
+
+def _deb_member(deb: Path, # a Debian package file (an `ar` archive holding data.tar.*)
+                member: str, # an absolute path the package installs, e.g. '/usr/share/fonts/truetype/kristi/Kristi.ttf'
+               ) -> bytes:
+    "The bytes of one installed file inside a .deb, read without dpkg or apt."
+    with open(deb, 'rb') as fh:
+        if fh.read(8) != b'!<arch>\n': raise DownloadError(f"{deb} is not a Debian package (no ar header)")
+        while header := fh.read(60):
+            name, size = header[:16].decode().strip().rstrip('/'), int(header[48:58])
+            data = fh.read(size); fh.read(size % 2)
+            if name.startswith('data.tar'):
+                with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+                    try: return tf.extractfile('.' + member).read()
+                    except KeyError: raise DownloadError(f"{deb.name} holds no {member}") from None
+    raise DownloadError(f"{deb} has no data.tar member")
+
+def install_debian_fonts(names=None, # Debian font names (`SYSTEM_FONTS`; default: all)
+                         progress: bool = True, # show a progress bar
+                        ) -> list[Path]: # the verified font files, in `fonts_dir()/'debian'`
+    "Fetch Debian's handwriting font packages through hwr's download pipeline and take each font file out, checked by sha256."
+    from tqdm.auto import tqdm
+    wanted = _select(names, SYSTEM_FONTS)
+    out, by_pkg = [], {}
+    for n, e in wanted:
+        dest = debian_font_file(n)
+        if dest.is_file() and _file_sha256(dest) == e['sha256']: out.append(dest)
+        else: by_pkg.setdefault(e['source'].split(':', 1)[1], []).append((n, e))
+    if not by_pkg: return out
+    d = fonts_dir()/'debian'; d.mkdir(parents=True, exist_ok=True)
+    for pkg, entries in tqdm(by_pkg.items(), desc='Debian fonts', unit='package', disable=not progress or len(by_pkg) < 2):
+        url, size, sha = DEBIAN_DEBS[pkg]
+        with tempfile.TemporaryDirectory(prefix='.deb-', dir=d) as tmp:
+            deb = download_url(url, Path(tmp)/Path(url).name, sha256=sha, size=size, progress=progress and len(by_pkg) == 1)
+            for n, e in entries:
+                data = _deb_member(deb, e['path'])
+                if hashlib.sha256(data).hexdigest() != e['sha256']:
+                    raise DownloadError(f"{pkg}: {e['path']} has sha256 {hashlib.sha256(data).hexdigest()}, the catalog expects {e['sha256']}")
+                part = Path(tmp)/'font.part'; part.write_bytes(data)
+                out.append(move_into_place(part, debian_font_file(n)))
+    return out
+
 # %% ../../nbs/02a_data.fonts.ipynb #e4b8abfc
 CDN = 'https://cdn.jsdelivr.net/npm'  # mirrors npm packages byte for byte: /npm/<package>@<version>/<file>
 
@@ -435,20 +512,20 @@ def fonts_table() -> str:
     return '\n'.join('  '.join(c.ljust(wk) for c, wk in zip(r, w)).rstrip() for r in rows)
 
 def main(argv=None) -> int:
-    "`python -m hwr.data.fonts [list | download [NAMES...] | npm [NAMES...]]`."
+    "`python -m hwr.data.fonts [list | download [NAMES...] | npm [NAMES...] | debian [NAMES...]]`."
     p = argparse.ArgumentParser(prog='python -m hwr.data.fonts', description="hwr's handwriting fonts: list them, or fetch the catalog's.")
     p.add_argument('--version', action='version', version=f'%(prog)s {__import__("hwr").__version__}')
     sub = p.add_subparsers(dest='cmd')
     sub.add_parser('list', help='every known font, and whether it is available here (the default)')
-    for cmd, what in (('download', 'from the CDN'), ('npm', 'through npm pack')):
-        sp = sub.add_parser(cmd, help=f'fetch catalog fonts {what} into {fonts_dir()}')
+    for cmd, what in (('download', 'catalog fonts from the CDN'), ('npm', 'catalog fonts through npm pack'), ('debian', "Debian's fonts from Debian's archive")):
+        sp = sub.add_parser(cmd, help=f'fetch {what} into {fonts_dir()}')
         sp.add_argument('names', nargs='*', help='catalog names (default: all)')
     a = p.parse_args(argv)
     try:
         if a.cmd in (None, 'list'):
             print(fonts_table()); print(f"\n{len(available_fonts())} of {len(font_names())} fonts available; downloads go to {fonts_dir()}")
             return 0
-        paths = (download_fonts if a.cmd == 'download' else install_fonts_from_npm)(a.names or None)
+        paths = {'download': download_fonts, 'npm': install_fonts_from_npm, 'debian': install_debian_fonts}[a.cmd](a.names or None)
         print(f"{len(paths)} font file(s) in {fonts_dir()}")
         return 0
     except (ValueError, RuntimeError, OSError) as e:
