@@ -160,7 +160,7 @@ def ink_box(ink: np.ndarray, # white-on-black float image from `ink_on_black`
     r, c = np.flatnonzero(rows), np.flatnonzero(cols)
     return int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1
 
-# %% ../nbs/03b_preprocess.ipynb #bd4c3845
+# %% ../nbs/03b_preprocess.ipynb #fc60393e
 def stroke_width(mask: np.ndarray) -> float:
     "Estimated stroke width in pixels of the ink (> 0.5) in `mask`, from its distance transform."
     ink = mask > 0.5

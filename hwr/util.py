@@ -234,7 +234,7 @@ def in_test() -> bool:
     "True when running under `nbdev_test` (IN_TEST is set)."
     return bool(os.environ.get('IN_TEST'))
 
-# %% ../nbs/00_util.ipynb #8a185c61
+# %% ../nbs/00_util.ipynb #cd150c03
 def moved_names(module: str, # the old home, e.g. 'hwr.predict' (pass `__name__`)
                 moved: dict[str, str], # name -> the module that holds it now
                ):
@@ -246,7 +246,7 @@ def moved_names(module: str, # the old home, e.g. 'hwr.predict' (pass `__name__`
         return getattr(importlib.import_module(moved[name]), name)
     return __getattr__
 
-# %% ../nbs/00_util.ipynb #64ed7838
+# %% ../nbs/00_util.ipynb #586cb707
 STARTUP_NOISE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
                            r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
                            r"|To enable the following instructions: .* in other operations, rebuild TensorFlow with the appropriate compiler flags\.)$")

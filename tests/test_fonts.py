@@ -183,3 +183,66 @@ def test_cli(tmp_path):
     assert row['caveat'][1:3] == ['pypi', 'yes'] and row['homemade_apple'][1:3] == ['download', 'no']
     r = subprocess.run([sys.executable, '-m', 'hwr.data.fonts', 'download', 'homemade_aple'], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 1 and "did you mean 'homemade_apple'" in r.stderr
+
+
+def _deb(members: dict[str, bytes]) -> bytes:
+    "A Debian package as Debian builds it: an ar archive of debian-binary, control.tar.xz and data.tar.xz."
+    import io, tarfile
+    def tar(files):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode='w:xz') as tf:
+            for name, data in files.items():
+                info = tarfile.TarInfo('.' + name); info.size = len(data); tf.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+    parts = [('debian-binary', b'2.0\n'), ('control.tar.xz', tar({'/control': b'Package: fonts-test\n'})), ('data.tar.xz', tar(members))]
+    out = b'!<arch>\n'
+    for name, data in parts:
+        out += f'{name + "/":16}{0:<12}{0:<6}{0:<6}{"100644":<8}{len(data):<10}`\n'.encode() + data + (b'\n' if len(data) % 2 else b'')
+    return out
+
+
+@pytest.fixture
+def served_deb(http_dir, monkeypatch):
+    "A one-font Debian package served on 127.0.0.1, and the catalog entries that point at it."
+    folder, url = http_dir
+    font = fonts._pypi_file('zeyada').read_bytes()
+    deb = _deb({'/usr/share/fonts/truetype/test/Zeyada-Test.ttf': font, '/usr/share/doc/fonts-test/copyright': b'OFL-1.1\n'})
+    (folder/'fonts-test_1.0_all.deb').write_bytes(deb)
+    entry = {'name': 'zeyada_deb', 'family': 'Zeyada (test)', 'source': 'debian:fonts-test', 'licence': 'OFL-1.1',
+             'path': '/usr/share/fonts/truetype/test/Zeyada-Test.ttf', 'sha256': _sha(font), 'missing': '', 'caps_only': False}
+    monkeypatch.setattr(fonts, 'SYSTEM_FONTS', {'zeyada_deb': entry})
+    monkeypatch.setattr(fonts, 'DEBIAN_DEBS', {'fonts-test': (f'{url}/fonts-test_1.0_all.deb', len(deb), _sha(deb))})
+    return entry, font, folder
+
+
+def test_debian_font_comes_out_of_its_package(served_deb, fonts_home):
+    entry, font, folder = served_deb
+    assert 'zeyada_deb' not in fonts.available_fonts()
+    with pytest.raises(FileNotFoundError, match='python -m hwr.data.fonts debian zeyada_deb'):
+        fonts.font_path('zeyada_deb')
+    got = fonts.install_debian_fonts(progress=False)
+    assert got == [fonts_home/'debian'/'Zeyada-Test.ttf'] and got[0].read_bytes() == font
+    assert fonts.font_path('zeyada_deb') == got[0] and sorted(p.name for p in (fonts_home/'debian').iterdir()) == ['Zeyada-Test.ttf']
+    (folder/'fonts-test_1.0_all.deb').unlink()                   # a second run needs no server: the font is there
+    assert fonts.install_debian_fonts(progress=False) == got
+
+
+def test_debian_package_that_differs_writes_nothing(served_deb, fonts_home, monkeypatch):
+    entry, font, folder = served_deb
+    monkeypatch.setitem(fonts.SYSTEM_FONTS, 'zeyada_deb', {**entry, 'sha256': '0' * 64})
+    with pytest.raises(DownloadError, match='the catalog expects 0000'):
+        fonts.install_debian_fonts(progress=False)
+    assert not any((fonts_home/'debian').iterdir())
+    (folder/'fonts-test_1.0_all.deb').write_bytes(b'!<arch>\n' + b'x' * 100)   # a package that is not what DEBIAN_DEBS pins
+    monkeypatch.setitem(fonts.SYSTEM_FONTS, 'zeyada_deb', entry)
+    with pytest.raises(DownloadError, match='sha256|size'):
+        fonts.install_debian_fonts(progress=False)
+    assert not any((fonts_home/'debian').iterdir())
+
+
+def test_system_font_folders_are_not_read(fonts_home, monkeypatch):
+    "A Debian font installed in the system's folders is not picked up: hwr reads only its own fonts folder."
+    name = next(n for n in fonts.SYSTEM_FONTS if n not in fonts.FONT_PACKAGES and n not in fonts.FONT_CATALOG)
+    there = fonts._pypi_file('zeyada')                           # stands for the file apt would have installed
+    monkeypatch.setitem(fonts.SYSTEM_FONTS, name, {**fonts.SYSTEM_FONTS[name], 'path': str(there), 'sha256': _sha(there.read_bytes())})
+    assert fonts._locate(name) == (None, None) and name not in fonts.available_fonts()

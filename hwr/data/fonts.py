@@ -311,7 +311,7 @@ def install_fonts_from_npm(names=None, # catalog names (default: all)
             out.append(move_into_place(part, dest))
     return out
 
-# %% ../../nbs/02a_data.fonts.ipynb #16280e40
+# %% ../../nbs/02a_data.fonts.ipynb #d9ce713f
 DEBIAN_DEBS = {   # package: (URL of the .deb in Debian 12's archive, its size, its sha256), from `apt-get download --print-uris`
     'fonts-dkg-handwriting': ('http://deb.debian.org/debian/pool/main/d/dkg-handwriting/fonts-dkg-handwriting_0.17-1_all.deb',
                              173192, '82ee9beae0313e11761af7bb81f4c3fdc91ddd6122ab78490e1b103b9f502709'),

@@ -260,7 +260,7 @@ def style_steps(style: InkStyle = InkStyle()) -> list[tuple[str, InkStyle]]:
         out.append((title, cur))
     return out
 
-# %% ../../nbs/03a_data.ink.ipynb #d5fa2c9c
+# %% ../../nbs/03a_data.ink.ipynb #647ef1d0
 def render_page(texts: list[str], # one text per line, top to bottom
                 font: str = 'kalam', # a font name (`hwr.data.render.list_fonts`)
                 seed: int = 0,

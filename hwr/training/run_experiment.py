@@ -13,9 +13,9 @@ from .gpu_manager import select_gpu
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'PREDICTOR_KINDS', 'ConfigError',
-           'parse_config', 'unflatten', 'initweights_files', 'validate_config', 'task_info', 'make_strategy',
+           'parse_config', 'unflatten', 'init_weights_files', 'validate_config', 'task_info', 'make_strategy',
            'wandb_mode', 'start_wandb', 'sample_predictions', 'log_predictions', 'ExperimentResult', 'save_experiment',
-           'artifact_name', 'log_model_artifact', 'predictor_info', 'run_experiment', 'main']
+           'artifact_name', 'log_model_artifact', 'predictor_info', 'data_sources', 'run_experiment', 'main']
 
 # %% ../../nbs/31_training.run_experiment.ipynb #2c4fc90d
 class ConfigError(ValueError):
@@ -125,7 +125,7 @@ def _registry_problem(lookup, name) -> tuple[Any, str | None]:
 PRETRAIN_KEYS = ('dataset', 'dataset_args', 'train_args')  # what a `pretrain` block sets; model and network are the experiment's
 PREDICTOR_KINDS = {'CharacterModel': 'char', 'LineModelCtc': 'line'}  # models whose saved weights hwr.registry reads
 
-def initweights_files(config: dict) -> tuple[Path, Path]:
+def init_weights_files(config: dict) -> tuple[Path, Path]:
     "The .weights.h5 file and its .json that `config['init_weights']` names ('shipped': the model's shipped weights)."
     from hwr.registry import SHIPPED, WEIGHTS_DIR, weights_files
     v, kind = config['init_weights'], PREDICTOR_KINDS.get(config.get('model'))
@@ -135,7 +135,7 @@ def initweights_files(config: dict) -> tuple[Path, Path]:
     return weights_files(kind or 'line', v)
 
 def _init_weights_problems(config: dict) -> list[str]:
-    try: initweights_files(config)
+    try: init_weights_files(config)
     except (ValueError, FileNotFoundError) as e: return [f"init_weights {config['init_weights']!r}: {e}"]
     if config.get('pretrain'): return ["init_weights and pretrain both set where to start from; keep one"]
     return []
@@ -242,7 +242,7 @@ def validate_config(config: dict, # a parsed config (dotted keys allowed)
     out = {**complete(config), 'experiment_group': config.get('experiment_group'), 'pretrain': None,
            'init_weights': config.get('init_weights')}
     if out['init_weights'] and not out['network_args']:   # the network the weights were trained with
-        out['network_args'] = json.loads(initweights_files(out)[1].read_text())['network_args']
+        out['network_args'] = json.loads(init_weights_files(out)[1].read_text())['network_args']
     if pre is not None:
         pre = complete(pre)
         out['pretrain'] = {k: pre[k] for k in PRETRAIN_KEYS}
@@ -494,6 +494,29 @@ def _retune(model, train: dict):
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.BatchNormalization)): layer.trainable = False
     with model._scope(): model.compile()
 
+def data_sources(dataset, # a loaded hwr dataset
+                 model: str = '', # the config's model: its shipped weights' JSON says what they were trained on
+                ) -> str | None: # None for datasets drawn from no fonts or corpus
+    "Which fonts and corpus a synthetic dataset was drawn from, and whether they are those of the shipped weights."
+    attrs = getattr(dataset, 'attrs', None) or {}
+    fonts = [kv.split('=', 1)[0] for kv in str(attrs.get('fonts_sha256', '')).split(',') if kv]
+    if not fonts: return None
+    corpus = attrs.get('corpus_source') or attrs.get('corpus')
+    text = f"data: {len(fonts)} fonts" + (f", text from the {corpus!r} corpus" if corpus else '')
+    from hwr.registry import SHIPPED, weights_info
+    kind = PREDICTOR_KINDS.get(model)
+    if kind in SHIPPED:
+        try: info = weights_info(kind)
+        except (OSError, ValueError): return text
+        missing = sorted(set(info.get('fonts') or {}) - set(fonts))
+        same_corpus = not info.get('corpus') or not corpus or info['corpus'] == corpus
+        if missing or not same_corpus:
+            text += (f"; the shipped {kind} model was trained on {len(info.get('fonts') or {})} fonts"
+                     + (f" and the {info['corpus']!r} corpus" if info.get('corpus') else '')
+                     + (f" ({len(missing)} of its fonts are missing here)" if missing else '') + ": run hwr-setup to train on the same data")
+        else: text += f", the same data as the shipped {kind} model"
+    return text
+
 def run_experiment(config: dict | str, # a config dict, or its JSON text
                    save: bool = False, # write weights, metrics JSON and config (see `save_experiment`)
                    gpu: int | None = None, # None: TensorFlow's default; -1: a free GPU (GPU manager); N: GPU N
@@ -527,6 +550,7 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
             m.network.jit_compile = False
         return m, data
     model, dataset = build(config)
+    if verbose and (about := data_sources(dataset, config['model'])): print(about, flush=True)
     if config.get('init_weights'): _start_from(model, config)
     if train['learning_rate'] is not None or train['freeze_conv']: _retune(model, train)
     pre = config['pretrain']
