@@ -29,7 +29,8 @@ def test_wheel_ships_metadata_and_modules(wheel):
     for n in h5: assert n.replace('.weights.h5', '.json') in names, f'{n} ships with its config'
     assert 'hwr/weights/lm_english_char6.npz' in names, 'the shipped language model is in the wheel'
     eps = next(n for n in names if n.endswith('entry_points.txt'))
-    assert 'hwr-run-experiment' in zipfile.ZipFile(wheel).read(eps).decode()
+    eps = zipfile.ZipFile(wheel).read(eps).decode()
+    assert 'hwr-run-experiment' in eps and 'hwr-predict = hwr.cli:main' in eps and 'hwr-setup = hwr.data.setup:main' in eps
 
 
 def test_installed_package_finds_its_metadata(wheel, tmp_path):

@@ -51,6 +51,20 @@ def test_shipped_weights_small_and_documented(kind):
     assert set(info['experiment_config']) == {'dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args'}
 
 
+def test_cli_prints_only_the_reading(images):
+    "No TensorFlow start-up lines: stdout holds the reading, stderr nothing (HWR_VERBOSE=1 brings the log back)."
+    env = {k: v for k, v in ENV.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'HWR_VERBOSE')}
+    r = subprocess.run(_cli() + [str(images/'hello.png'), '--model', 'line'], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    assert len(r.stdout.splitlines()) == 1 and r.stdout.startswith(str(images/'hello.png') + '\t')
+    r = subprocess.run(_cli() + [str(images/'hello.png'), '--model', 'line', '--json'], capture_output=True, text=True, env=env, timeout=300)
+    assert r.stderr == '' and json.loads(r.stdout)[0]['model'] == 'line'
+    loud = subprocess.run(_cli() + [str(images/'hello.png'), '--model', 'line'], capture_output=True, text=True, env={**env, 'HWR_VERBOSE': '1'}, timeout=300)
+    raw = subprocess.run([sys.executable, '-c', 'import tensorflow'], capture_output=True, text=True, env=env, timeout=300)
+    assert loud.returncode == 0 and loud.stdout.split('\t')[1] == json.loads(r.stdout)[0]['text']
+    assert bool(loud.stderr.strip()) == bool(raw.stderr.strip()), 'HWR_VERBOSE=1 shows what TensorFlow prints at start-up'
+
+
 def test_cli_characters_and_lines(images):
     r = run(images/'A.png', images/'seven.jpg', images/'hello.png')
     assert r.returncode == 0, r.stderr
