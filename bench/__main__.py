@@ -37,6 +37,7 @@ from pathlib import Path
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('WANDB_MODE', 'disabled')
+import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
 
 import numpy as np
 

@@ -22,6 +22,7 @@ from typing import Sequence
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('WANDB_MODE', 'disabled')
+import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
 
 ROOT = Path(__file__).resolve().parents[1]                 # the project root
 REALINK = ROOT.parent/'shared'/'realink-dev'               # ../shared/realink-dev
@@ -127,7 +128,7 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
     decoders = [(decoder_name(b), b, None) for b in beam_widths]
     if lm:
         from hwr.decode import LM_BEAM_WIDTH
-    from hwr.lm import load_lm
+        from hwr.lm import load_lm
         decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
     for name, beam, model in decoders:
         lp.lm = model
@@ -244,7 +245,7 @@ def evaluate_pages(root: Path | str | None = None, weights: str | Path | None = 
     decoders = [('greedy', 1, None)]
     if lm:
         from hwr.decode import LM_BEAM_WIDTH
-    from hwr.lm import load_lm
+        from hwr.lm import load_lm
         decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
     out = {'pages': len(pages), 'runs': {}}
     for name, beam, model in decoders:
