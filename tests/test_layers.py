@@ -153,7 +153,7 @@ def test_predict_is_small_and_only_apps_import_it():
     lines = len((PKG / 'predict.py').read_text().splitlines())
     assert lines < 250, f"hwr/predict.py has {lines} lines"
     users = sorted(m for m, t in graph.items() if 'hwr.predict' in t)
-    assert set(users) <= {'hwr.cli', 'hwr.export', 'hwr.serve', 'hwr.widgets', 'hwr.training.recipes'}, users
+    assert set(users) <= {'hwr.cli', 'hwr.export', 'hwr.serve', 'hwr.widgets', 'hwr.training.recipes', 'hwr.training.align'}, users
 
 
 def test_the_check_fails_on_an_upward_import_and_a_circle(tmp_path):
