@@ -19,6 +19,9 @@ Run from the repository root. Sections (all by default, or those named with --on
               PATH) on 49 real handwritten lines in ../shared/realink-dev, CER per source and
               overall (bench/bench_realink.py; raw results in bench/results/realink.json); when
               the folder is absent it says so and reports the last recorded run, if any
+  csafe       ordinary real pages: the CSAFE test pages (the London Letter, writers outside every training
+              set) read by hwr (page CER and line CER, greedy and beam 16 + language model) and Tesseract side
+              by side (bench/bench_csafe.py; raw results in bench/results/csafe.json)
   training    accuracy/CER reached within a training-time budget (from scratch): with --train it
               runs bench/bench_characters.py (5 CPU-minutes, lenet) and bench/bench_lines.py (20
               minutes, crnn, plus 10 on EMNIST-style lines); otherwise it reports the last such
@@ -46,7 +49,7 @@ from .bench_synthetic import best_rate, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT/'bench'/'results'
-SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'realink', 'training', 'course')
+SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'realink', 'csafe', 'training', 'course')
 BEGIN, END = '<!-- begin generated results: python -m bench -->', '<!-- end generated results -->'
 
 
@@ -243,6 +246,18 @@ def realink(a) -> list[dict]:
                      'how': f'{n} lines, {beam["groups"][g]["chars"]} characters; greedy {greedy["groups"][g]["cer"]:.3f}{lg}; '
                             f'WER {beam["groups"][g]["wer"]:.3f}{tg}'})
     return rows
+
+
+def csafe(a) -> list[dict]:
+    from . import bench_csafe as bc
+    f = RESULTS_DIR/'csafe.json'
+    res = bc.evaluate()
+    if res is None:
+        if not f.exists(): return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
+        res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
+    elif a.out != '-':
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    return bc.rows(res)
 
 
 # ---------------------------------------------------------------- training within a budget

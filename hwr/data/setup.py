@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02b_data.setup.ipynb #050805c5
 from __future__ import annotations
-import argparse, sys, time
+import argparse, os, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -14,7 +14,7 @@ from .base import data_dir
 from . import corpus, csafe, fonts
 
 # %% auto #0
-__all__ = ['Piece', 'pieces', 'setup', 'summary', 'main']
+__all__ = ['Piece', 'pieces', 'setup', 'summary', 'main', 'pin_sources']
 
 # %% ../../nbs/02b_data.setup.ipynb #ee5c0333
 @dataclass
@@ -128,6 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hwr-setup: interrupted; what was fetched is kept, run hwr-setup again to fetch the rest", file=sys.stderr); return 130
     print(summary(records))
     return 0 if all(r['ok'] for r in records) else 1
+
+# %% ../../nbs/02b_data.setup.ipynb #ec7e4421
+def pin_sources() -> dict[str, str]:
+    "Point HWR_FONTS_DIR and HWR_BROWN_DIR at the current set-up (unless already set), so moving HWR_DATA_DIR keeps fonts and text."
+    os.environ.setdefault('HWR_FONTS_DIR', str(fonts.fonts_dir()))
+    os.environ.setdefault('HWR_BROWN_DIR', str(corpus.brown_dir()))
+    return {k: os.environ[k] for k in ('HWR_FONTS_DIR', 'HWR_BROWN_DIR')}
 
 # %% ../../nbs/02b_data.setup.ipynb #70aec871
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # python -m hwr.data.setup
