@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary(records))
     return 0 if all(r['ok'] for r in records) else 1
 
-# %% ../../nbs/02b_data.setup.ipynb #ec7e4421
+# %% ../../nbs/02b_data.setup.ipynb #978a5389
 def pin_sources() -> dict[str, str]:
     "Point HWR_FONTS_DIR and HWR_BROWN_DIR at the current set-up (unless already set), so moving HWR_DATA_DIR keeps fonts and text."
     os.environ.setdefault('HWR_FONTS_DIR', str(fonts.fonts_dir()))
