@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import editdistance, keras, numpy as np
+import editdistance, numpy as np
 
 from ..data.base import BLANK_INDEX, CHAR_TO_INDEX
 from ..data.csafe import csafe_pages, fetch_csafe, raw_dir, write_line_labels
@@ -51,17 +51,31 @@ def align_lines(readings: Sequence[str], # what a reader made of each line, top 
     return spans[::-1]
 
 # %% ../../nbs/46_training.align.ipynb #14832469
-def ctc_costs(probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    "Negative log-likelihood under CTC of each text for one line's (frames, classes) network outputs (inf where a text cannot fit)."
-    texts = [t for t in texts]
-    L = max(1, max(len(t) for t in texts))
-    y = np.full((len(texts), L), BLANK_INDEX, np.int32)
-    for i, t in enumerate(texts): y[i, :len(t)] = [CHAR_TO_INDEX.get(c, CHAR_TO_INDEX[' ']) for c in t]
-    lengths = np.array([len(t) for t in texts], np.int32)
-    logp = np.log(np.clip(np.repeat(probs[None], len(texts), 0), 1e-8, 1)).astype(np.float32)
-    frames = np.full(len(texts), probs.shape[0], np.int32)
-    nll = keras.ops.convert_to_numpy(keras.ops.ctc_loss(y, logp, lengths, frames, mask_index=BLANK_INDEX))
-    return np.where(np.isfinite(nll), nll, np.inf)
+def ctc_costs(probs: np.ndarray, # (frames, classes) network outputs for one line
+              texts: Sequence[str], # candidate texts
+             ) -> np.ndarray: # negative log-likelihood of each text (inf where it cannot fit the frames)
+    "The CTC negative log-likelihood of each text under one line's outputs: the forward algorithm in log space, all texts at once."
+    logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-30, 1.0))
+    T, B, NEG = len(logp), len(texts), -1e30
+    labels = [[CHAR_TO_INDEX.get(c, CHAR_TO_INDEX[' ']) for c in t] for t in texts]
+    S = 2 * max([1] + [len(l) for l in labels]) + 1
+    ext = np.full((B, S), BLANK_INDEX, np.int64)                  # blank, c1, blank, c2, ..., blank
+    for k, l in enumerate(labels): ext[k, 1:2 * len(l):2] = l
+    n = np.array([2 * len(l) + 1 for l in labels])
+    valid = np.arange(S)[None, :] < n[:, None]
+    skip = np.zeros((B, S), bool)                                 # a state may be reached from two back: not a blank, not a repeat
+    skip[:, 2:] = (ext[:, 2:] != BLANK_INDEX) & (ext[:, 2:] != ext[:, :-2])
+    a = np.full((B, S), NEG); a[:, 0] = logp[0, BLANK_INDEX]; a[:, 1] = np.where(n > 1, logp[0, ext[:, 1]], NEG)
+    pad1, pad2 = np.full((B, 1), NEG), np.full((B, 2), NEG)
+    for t in range(1, T):
+        p1 = np.concatenate([pad1, a[:, :-1]], 1)
+        p2 = np.where(skip, np.concatenate([pad2, a[:, :-2]], 1), NEG)
+        m = np.maximum(np.maximum(a, p1), p2)
+        a = np.where(valid, m + np.log(np.exp(a - m) + np.exp(p1 - m) + np.exp(p2 - m)) + logp[t, ext], NEG)
+    end, end2 = a[np.arange(B), n - 1], np.where(n > 1, a[np.arange(B), np.maximum(n - 2, 0)], NEG)
+    m = np.maximum(end, end2)
+    ll = m + np.log(np.exp(end - m) + np.exp(end2 - m))
+    return np.where(ll < -1e29, np.inf, -ll)
 
 def refine_boundaries(probs: Sequence[np.ndarray], words: list[str], spans: list[tuple[int, int]], reach: int = 3) -> list[tuple[int, int]]:
     "Move each boundary between two neighbouring lines by up to `reach` words to where the two lines' CTC likelihood is highest."
