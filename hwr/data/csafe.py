@@ -11,6 +11,7 @@ from typing import Sequence
 from ..util import DownloadError, download_url, move_into_place, sha256sum
 from .base import _checkout_dir, _metadata_candidates, load_metadata, processed_dir, raw_dir
 from .line_folder import LineFolderDataset
+from filelock import FileLock
 
 # %% auto #0
 __all__ = ['LINE_COLUMNS', 'csafe_metadata', 'csafe_pages', 'mirror_dirs', 'fetch_csafe', 'read_line_labels', 'write_line_labels',
@@ -146,10 +147,16 @@ class CsafeDataset(LineFolderDataset):
 
     def build(self, progress: bool = False) -> Path:
         "Fetch the pages, cut them into lines and write the kept lines and their labels.tsv (once; later calls reuse them)."
+        folder = self.lines_dir
+        if (folder/'labels.tsv').is_file(): return folder
+        processed_dir().mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + '.lock', timeout=3600):     # two processes building the same lines: one builds, the other waits
+            return self._build(folder, progress)
+
+    def _build(self, folder: Path, progress: bool) -> Path:
         from PIL import Image
         from hwr.segment import segment_lines
         from hwr.data.line_folder import write_labels
-        folder = self.lines_dir
         if (folder/'labels.tsv').is_file(): return folder
         pages = self.pages
         fetch_csafe(pages, progress=progress)
