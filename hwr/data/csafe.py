@@ -14,8 +14,8 @@ from .line_folder import LineFolderDataset
 from filelock import FileLock
 
 # %% auto #0
-__all__ = ['LINE_COLUMNS', 'csafe_metadata', 'csafe_pages', 'mirror_dirs', 'fetch_csafe', 'read_line_labels', 'write_line_labels',
-           'CsafeDataset']
+__all__ = ['LINE_COLUMNS', 'csafe_metadata', 'csafe_pages', 'mirror_dirs', 'fetch_csafe', 'line_labels_file', 'read_line_labels',
+           'write_line_labels', 'CsafeDataset']
 
 # %% ../../nbs/45_data.csafe.ipynb #ecb37639
 def csafe_metadata() -> dict:
@@ -86,13 +86,19 @@ LINE_COLUMNS = ('page', 'line', 'x0', 'y0', 'x1', 'y1', 'score', 'kept', 'text',
 def _labels_candidates() -> list[Path]:
     return [p.with_name('lines.tsv') for p in _metadata_candidates('csafe')]
 
-def read_line_labels(path: str | Path | None = None, # default: `data/raw/csafe/lines.tsv` (data folder, checkout, then the copy in hwr)
-                    ) -> list[dict]:
-    "The line labels of the CSAFE pages (see `LINE_COLUMNS`), as `46_training.align` writes them."
+def line_labels_file(path: str | Path | None = None, # default: `data/raw/csafe/lines.tsv` (data folder, checkout, then the copy in hwr)
+                    ) -> Path:
+    "The lines.tsv that `read_line_labels` reads."
     cands = [Path(path)] if path is not None else _labels_candidates()
     p = next((c for c in cands if c.is_file()), None)
     if p is None: raise FileNotFoundError("no CSAFE line labels (lines.tsv) in " + ', '.join(map(str, cands)) +
                                           "; make them with hwr.training.align.label_csafe()")
+    return p
+
+def read_line_labels(path: str | Path | None = None, # default: `data/raw/csafe/lines.tsv` (data folder, checkout, then the copy in hwr)
+                    ) -> list[dict]:
+    "The line labels of the CSAFE pages (see `LINE_COLUMNS`), as `46_training.align` writes them."
+    p = line_labels_file(path)
     rows = list(csv.DictReader(io.StringIO(p.read_text(encoding='utf-8')), delimiter='\t', quoting=csv.QUOTE_NONE))
     if not rows or set(LINE_COLUMNS) - set(rows[0]): raise ValueError(f"{p}: expected the columns {LINE_COLUMNS}")
     for r in rows:
@@ -125,6 +131,7 @@ class CsafeDataset(LineFolderDataset):
             raise ValueError(f"num_pages must be an integer from 1 to 50 (pages per prompt), got {num_pages!r}")
         if not 0 <= min_score <= 1: raise ValueError(f"min_score must be in [0, 1], got {min_score}")
         self.min_score, self.num_pages, self.labels = float(min_score), num_pages, labels
+        self._key = f"{num_pages or 'all'}_{self.min_score:g}_{sha256sum(line_labels_file(labels))[:8]}"   # other labels: other lines
         super().__init__(path=self.lines_dir, test_fraction=0.5, height=height, max_length=max_length, seed=seed)
 
     @property
@@ -136,7 +143,7 @@ class CsafeDataset(LineFolderDataset):
     @property
     def lines_dir(self) -> Path:
         "Where the line crops and their labels.tsv are written (one folder per choice of pages and score)."
-        return processed_dir()/f"csafe_lines_{self.num_pages or 'all'}_{self.min_score:g}"
+        return processed_dir()/f"csafe_lines_{self._key}"
 
     @property
     def rows(self):
@@ -162,7 +169,6 @@ class CsafeDataset(LineFolderDataset):
         fetch_csafe(pages, progress=progress)
         labels = {}
         for r in read_line_labels(self.labels): labels.setdefault(r['page'], {})[r['line']] = r
-        processed_dir().mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix='.csafe_lines.', dir=processed_dir()))
         try:
             files, texts, groups = [], [], []
@@ -188,4 +194,4 @@ class CsafeDataset(LineFolderDataset):
         return folder
 
     @property
-    def cache_name(self) -> str: return f"csafe_{self.num_pages or 'all'}_{self.min_score:g}_h{self.height}_{self.max_length or 0}"
+    def cache_name(self) -> str: return f"csafe_{self._key}_h{self.height}_{self.max_length or 0}"
