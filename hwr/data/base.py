@@ -191,6 +191,8 @@ KNOWN_DATASETS = {
     'IamDataset': 'hwr.data.iam',
     'IamLinesDataset': 'hwr.data.iam_lines',
     'LineFolderDataset': 'hwr.data.line_folder',
+    'CsafeDataset': 'hwr.data.csafe',
+    'MixedLinesDataset': 'hwr.data.mixed',
 }
 
 def get_dataset_class(name: str) -> type:
