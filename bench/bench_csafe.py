@@ -10,8 +10,8 @@ For every LND page of the CSAFE mirror (reserved writers left out; `--pages N` t
   misspell a word, so even a perfect reader scores a little above 0; the same holds for every engine here.
 - **line CER**: the kept lines of `hwr.data.csafe.CsafeDataset`'s test split (labels by forced alignment,
   `hwr.training.align`), read one by one, greedy and with the LM.
-- **lines found**: how many lines the segmentation cut each page into, against the number of lines the
-  alignment gave text to.
+- **line count right**: the pages the segmentation cut into as many lines as a person counts on them
+  (`bench/csafe_line_counts.tsv`, counted by eye on the page images).
 - **Tesseract 5** side by side, when `tesseract` is on PATH: the whole page (`--psm 4`, a column of text),
   and each line crop (`--psm 7`), outputs normalised like hwr's (single spaces, ASCII quotes).
 
@@ -43,6 +43,12 @@ def test_pages(n: int | None = None) -> list[dict] | None:
     return pages
 
 
+def line_counts() -> dict[str, int]:
+    "Lines of writing on each LND test page, counted by eye (`bench/csafe_line_counts.tsv`)."
+    rows = [l.split('\t') for l in (ROOT/'bench'/'csafe_line_counts.tsv').read_text().splitlines() if l and not l.startswith('#')]
+    return {page: int(n) for page, n in rows[1:]}
+
+
 def _cer(truths: Sequence[str], preds: Sequence[str]) -> float:
     from hwr.metrics import cer
     return float(cer(list(truths), list(preds)))
@@ -53,10 +59,7 @@ def evaluate_hwr_pages(pages: Sequence[dict], weights=None) -> dict:
     from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import PagePredictor
-    from hwr.data.csafe import read_line_labels
-    labelled = {}
-    for r in read_line_labels():
-        if r['text']: labelled[r['page']] = labelled.get(r['page'], 0) + 1
+    counted = line_counts()
     reader = PagePredictor(weights)
     reader.predict(pages[0]['path'])                            # warm-up: traces the network once
     runs = {}
@@ -71,7 +74,8 @@ def evaluate_hwr_pages(pages: Sequence[dict], weights=None) -> dict:
                       'page_cer_each': {p['page']: _cer([p['text']], [tx]) for p, tx in zip(pages, texts)},
                       'readings': {p['page']: tx for p, tx in zip(pages, texts)},
                       'lines_found': dict(zip([p['page'] for p in pages], found)),
-                      'same_line_count': sum(f == labelled.get(p['page']) for p, f in zip(pages, found)),
+                      'line_count_right': sum(f == counted.get(p['page']) for p, f in zip(pages, found)),
+                      'line_count_wrong': {p['page']: [f, counted.get(p['page'])] for p, f in zip(pages, found) if f != counted.get(p['page'])},
                       'seconds_per_page': seconds / len(pages)}
     reader.lines.lm = None
     return runs
@@ -149,7 +153,7 @@ def rows(res: dict) -> list[dict]:
     for name, r in res['hwr_pages'].items():
         out.append({'figure': f'CSAFE LND pages: hwr {name}, page CER', 'value': r['page_cer'], 'unit': 'CER',
                     'how': f"{res['pages']} pages, {res['prompt_chars']:,} prompt characters; first 12 pages {res['first12'][name]:.3f}; "
-                           f"line count equal to the aligned lines on {r['same_line_count']}; {r['seconds_per_page']:.1f} s/page; run {res['date']}"})
+                           f"line count right on {r['line_count_right']} (counted by eye); {r['seconds_per_page']:.1f} s/page; run {res['date']}"})
     t = res.get('tesseract')
     out.append({'figure': 'CSAFE LND pages: Tesseract' + (f" {t['version'].split()[-1]} (--psm 4), page CER" if t else ''),
                 'value': t['page_cer'] if t else float('nan'), 'unit': 'CER',

@@ -81,7 +81,9 @@ def segment_lines(image, # a page or paragraph: path, PIL image or array, any po
                   invert: bool | None = None, # see `ink_on_black`
                   threshold: float = 0.2, # ink above this (0-1, the page's strongest ink is 1) makes up the pieces: low enough for a faint line beside a dark one
                   max_skew: float = 5.0, # degrees either way
-                  min_ink: float = 0.1, # lines with less ink than this fraction of the fullest are dropped
+                  min_ink: float = 0.05, # lines with less ink than this fraction of the fullest are dropped
+                  max_distance: float = 1.0, # pieces of ink farther than this many pitches from every line centre belong to no line
+                  faint: float = 0.05, # least prominence of a line centre that holds letters of its own (others need `line_centres`' tenth)
                   margin: int = 4, # pixels around each crop
                  ) -> list[PageLine]: # top to bottom
     "The lines of handwriting on a page, in reading order, each with its crop and box."
@@ -98,16 +100,28 @@ def segment_lines(image, # a page or paragraph: path, PIL image or array, any po
     heights = np.array([sl[0].stop - sl[0].start for sl in ndi.find_objects(labels)])
     sizes = np.bincount(labels.ravel())[1:]
     tall = float(np.median(heights[sizes >= 0.1 * sizes.max()]))   # letters and words, not dots and specks
-    centres = line_centres(prof, line_pitch(prof, max(4, int(0.5 * tall))))[0] + lo   # lines are not closer than half a letter
+    pitch = line_pitch(prof, max(4, int(0.5 * tall)))    # lines are not closer than half a letter
+    centres = line_centres(prof, pitch, prominence=faint)[0] + lo
+    strong = np.isin(centres, line_centres(prof, pitch)[0] + lo)
     count = np.bincount(comp, minlength=n + 1)
     mean_row = np.bincount(comp, weights=rows, minlength=n + 1) / np.maximum(count, 1)
     top, bottom = np.full(n + 1, np.inf), np.full(n + 1, -np.inf)
     np.minimum.at(top, comp, rows); np.maximum.at(bottom, comp, rows)
-    spans = ((centres[None] > top[:, None]) & (centres[None] < bottom[:, None])).sum(1)
-    line = np.abs(mean_row[:, None] - centres[None]).argmin(1)[comp]
+    letter = np.r_[False, heights >= 0.5 * tall]           # pieces the size of a letter or more
+    while True:
+        spans = ((centres[None] > top[:, None]) & (centres[None] < bottom[:, None])).sum(1)
+        dist = np.abs(mean_row[:, None] - centres[None])
+        nearest = dist.argmin(1)
+        owns = np.bincount(nearest[letter & (spans <= 1)], minlength=len(centres)) > 0   # whole pieces, not shared with another line
+        keep = strong | owns                               # a faint peak with no letters of its own is not a line
+        if keep.all() or not keep.any(): break
+        centres, strong = centres[keep], strong[keep]
+    line = nearest[comp]
     split = spans[comp] >= 2                               # touching lines: cut this piece at the nearest centre
     line[split] = np.abs(rows[split, None] - centres[None]).argmin(1)
-    amount = np.bincount(line, minlength=len(centres))
+    stray = (dist.min(1) > max_distance * pitch) & (spans == 0)    # specks and smudges far from every line
+    line[stray[comp]] = -1
+    amount = np.bincount(line[line >= 0], minlength=len(centres))
     out = []
     for i in np.argsort(centres):
         if amount[i] < min_ink * amount.max(): continue
