@@ -257,7 +257,25 @@ def csafe(a) -> list[dict]:
         res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
     elif a.out != '-':
         RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
-    return bc.rows(res)
+    return bc.rows(res) + finetune_rows()
+
+
+def finetune_rows() -> list[dict]:
+    "The recorded fine-tuning study (bench/bench_csafe_finetune.py, hours of CPU: reported, not re-run)."
+    f = RESULTS_DIR/'csafe_finetune.json'
+    if not f.exists(): return []
+    rows = []
+    for name, r in json.loads(f.read_text()).items():
+        lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
+        pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
+        lm = 'beam 16 + LM'
+        trained = (f"{r['train_cpu_min']:.0f} CPU-min on {r.get('data', r.get('config', {}).get('dataset'))}; synthetic test CER {r['test_cer']:.3f}; "
+                   if 'train_cpu_min' in r and 'test_cer' in r else f"{r['train_cpu_min']:.0f} CPU-min; " if 'train_cpu_min' in r else 'the shipped weights; ')
+        rows.append({'figure': f'CSAFE fine-tuning study, {name}: LND lines greedy', 'value': lines.get('greedy', float('nan')), 'unit': 'CER',
+                     'how': trained + f"LND lines with LM {lines.get(lm, float('nan')):.3f}; first 12 pages {pages.get('greedy', float('nan')):.3f} / "
+                            f"{pages.get(lm, float('nan')):.3f}; dev lines {dev.get('greedy', float('nan')):.3f} / {dev.get(lm, float('nan')):.3f}; "
+                            f"run {r['date']} (bench/bench_csafe_finetune.py)"})
+    return rows
 
 
 # ---------------------------------------------------------------- training within a budget

@@ -17,7 +17,7 @@ __all__ = ['MAX_PARTS', 'MAX_REPEAT', 'check_parts', 'MixedLinesDataset']
 MAX_PARTS, MAX_REPEAT = 8, 100   # bounds on what a config may ask for
 
 def check_parts(parts: Sequence[dict]) -> list[dict]:
-    "The parts, completed (`dataset_args` {} and `repeat` 1 by default); raise one `ValueError` naming every problem."
+    "The parts, completed (`dataset_args` {}, `repeat` 1 and `take` None by default); raise one `ValueError` naming every problem."
     if isinstance(parts, dict) or not isinstance(parts, (list, tuple)):
         raise ValueError(f"parts must be a list of {{'dataset': name, 'dataset_args': {{...}}, 'repeat': n}} objects, got {type(parts).__name__}")
     if not 1 <= len(parts) <= MAX_PARTS: raise ValueError(f"parts must hold 1 to {MAX_PARTS} datasets, got {len(parts)}")
@@ -26,9 +26,11 @@ def check_parts(parts: Sequence[dict]) -> list[dict]:
         where = f"part {i}"
         if not isinstance(p, dict) or not isinstance(p.get('dataset'), str):
             problems.append(f"{where}: expected an object with a 'dataset' name, got {p!r:.60}"); continue
-        unknown = set(p) - {'dataset', 'dataset_args', 'repeat'}
-        if unknown: problems.append(f"{where}: unknown key(s) {sorted(unknown)} (valid: dataset, dataset_args, repeat)")
-        args, repeat = p.get('dataset_args') or {}, p.get('repeat', 1)
+        unknown = set(p) - {'dataset', 'dataset_args', 'repeat', 'take'}
+        if unknown: problems.append(f"{where}: unknown key(s) {sorted(unknown)} (valid: dataset, dataset_args, repeat, take)")
+        args, repeat, take = p.get('dataset_args') or {}, p.get('repeat', 1), p.get('take')
+        if take is not None and (isinstance(take, bool) or not isinstance(take, int) or take < 1):
+            problems.append(f"{where}: take must be a positive integer (the first so many training lines) or null (all), got {take!r}")
         if not isinstance(args, dict): problems.append(f"{where}: dataset_args must be an object, got {type(args).__name__}")
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             problems.append(f"{where}: repeat must be an integer from 1 to {MAX_REPEAT}, got {repeat!r}")
@@ -39,7 +41,7 @@ def check_parts(parts: Sequence[dict]) -> list[dict]:
             if cls is not None and isinstance(args, dict):
                 try: check_kwargs(cls.__init__, args, f"{p['dataset']} ({where})")
                 except (TypeError, ValueError) as e: problems.append(str(e))
-        out.append({'dataset': p['dataset'], 'dataset_args': dict(args) if isinstance(args, dict) else {}, 'repeat': repeat})
+        out.append({'dataset': p['dataset'], 'dataset_args': dict(args) if isinstance(args, dict) else {}, 'repeat': repeat, 'take': take})
     if problems: raise ValueError("MixedLinesDataset: " + '; '.join(problems))
     return out
 
@@ -47,7 +49,7 @@ def check_parts(parts: Sequence[dict]) -> list[dict]:
 class MixedLinesDataset(Dataset):
     "The training lines of several line datasets in one split (each repeated `repeat` times); the test split is the first part's."
     def __init__(self,
-                 parts: Sequence[dict], # [{'dataset': name, 'dataset_args': {...}, 'repeat': n}, ...]; the first one's test split is the mix's
+                 parts: Sequence[dict], # [{'dataset': name, 'dataset_args': {...}, 'repeat': n, 'take': m}, ...]; the first one's test split is the mix's
                  seed: int = 0,
                 ):
         super().__init__(None, seed)
@@ -70,7 +72,9 @@ class MixedLinesDataset(Dataset):
         "Load every part and put their training lines together; the test split is the first part's."
         for d in self.datasets:
             if d.x_train is None: d.load_or_generate_data()
-        shapes = [d.x_train.shape for d in self.datasets]
+        trains = [(d.x_train[:p['take']], d.y_train[:p['take']], None if getattr(d, 'w_train', None) is None else d.w_train[:p['take']])
+                  for d, p in zip(self.datasets, self.parts)]       # the first `take` training lines of each part (all when None)
+        shapes = [x.shape for x, _, _ in trains]
         if any(len(s) != 3 for s in shapes):
             raise ValueError(f"MixedLinesDataset mixes line datasets ((N, height, width) images); got shapes {shapes}")
         if len({s[1] for s in shapes}) > 1:
@@ -78,21 +82,21 @@ class MixedLinesDataset(Dataset):
             raise ValueError(f"the parts have lines of different heights ({heights}); "
                              "give them one height (e.g. height=64 / image_height=64)")
         H, W = shapes[0][1], max(s[2] for s in shapes)
-        L = max(d.y_train.shape[1] for d in self.datasets)
-        n = sum(len(d.x_train) * p['repeat'] for d, p in zip(self.datasets, self.parts))
+        L = max(y.shape[1] for _, y, _ in trains)
+        n = sum(len(x) * p['repeat'] for (x, _, _), p in zip(trains, self.parts))
         have = _memory_bytes()
         if have and 2 * n * H * W > have / 2:   # the array, and TensorFlow's copy of it while training
             raise ValueError(f"the mix holds {n:,} lines of {H} x {W} pixels, {2 * n * H * W / 1e9:.1f} GB with TensorFlow's copy, "
                              f"more than half of this machine's {have / 1e9:.0f} GB: fewer lines or smaller repeats")
         x = np.zeros((n, H, W), np.uint8)
-        y = np.full((n, L), BLANK_INDEX, np.asarray(self.datasets[0].y_train).dtype)
+        y = np.full((n, L), BLANK_INDEX, np.asarray(trains[0][1]).dtype)
         w, source, at = np.zeros(n, np.int32), np.zeros(n, np.int16), 0
-        for k, (d, p) in enumerate(zip(self.datasets, self.parts)):
-            m, (_, _, wd) = len(d.x_train), d.x_train.shape
-            dw = np.asarray(getattr(d, 'w_train', None) if getattr(d, 'w_train', None) is not None else np.full(m, wd))
+        for k, ((xp, yp, wp), p) in enumerate(zip(trains, self.parts)):
+            m, (_, _, wd) = len(xp), xp.shape
+            dw = np.asarray(wp if wp is not None else np.full(m, wd))
             for _ in range(p['repeat']):
-                x[at:at + m, :, :wd] = d.x_train
-                y[at:at + m, :d.y_train.shape[1]] = d.y_train
+                x[at:at + m, :, :wd] = xp
+                y[at:at + m, :yp.shape[1]] = yp
                 w[at:at + m], source[at:at + m] = dw, k
                 at += m
         first = self.datasets[0]
@@ -113,7 +117,7 @@ class MixedLinesDataset(Dataset):
 
     def describe(self) -> str:
         "One line: each part, its training lines and its repeat."
-        return ' + '.join(f"{p['dataset']} ({len(d.x_train) if d.x_train is not None else '?'} lines x {p['repeat']})"
-                          for p, d in zip(self.parts, self.datasets))
+        def lines(p, d): return '?' if d.x_train is None else min(len(d.x_train), p['take'] or len(d.x_train))
+        return ' + '.join(f"{p['dataset']} ({lines(p, d)} lines x {p['repeat']})" for p, d in zip(self.parts, self.datasets))
 
     def config(self) -> dict: return {'parts': self.parts, 'seed': self.seed}
