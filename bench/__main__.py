@@ -269,8 +269,11 @@ def finetune_rows() -> list[dict]:
         lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
         pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
         lm = 'beam 16 + LM'
-        trained = (f"{r['train_cpu_min']:.0f} CPU-min on {r.get('data', r.get('config', {}).get('dataset'))}; synthetic test CER {r['test_cer']:.3f}; "
-                   if 'train_cpu_min' in r and 'test_cer' in r else f"{r['train_cpu_min']:.0f} CPU-min; " if 'train_cpu_min' in r else 'the shipped weights; ')
+        if 'train_cpu_min' not in r: trained = 'the shipped weights; '
+        else:
+            trained = f"{r['train_cpu_min']:.0f} CPU-min"
+            if 'test_cer' in r: trained += f" on {r.get('data', r['config']['dataset'])}; synthetic test CER {r['test_cer']:.3f}"
+            trained += '; '
         rows.append({'figure': f'CSAFE fine-tuning study, {name}: LND lines greedy', 'value': lines.get('greedy', float('nan')), 'unit': 'CER',
                      'how': trained + f"LND lines with LM {lines.get(lm, float('nan')):.3f}; first 12 pages {pages.get('greedy', float('nan')):.3f} / "
                             f"{pages.get(lm, float('nan')):.3f}; dev lines {dev.get('greedy', float('nan')):.3f} / {dev.get(lm, float('nan')):.3f}; "

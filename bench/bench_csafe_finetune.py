@@ -16,7 +16,7 @@ Training time is in CPU minutes (this process's CPU time over the CPUs it may us
 Nothing here trains on an LND page or a dev line.
 """
 from __future__ import annotations
-import argparse, copy, datetime, json, os, sys, time
+import argparse, copy, datetime, json, os, sys
 from pathlib import Path
 
 os.environ.setdefault('WANDB_MODE', 'disabled')
@@ -51,10 +51,6 @@ VARIANTS = {
 }
 
 
-def _cpu_minutes(t_cpu: float) -> float:
-    return (time.process_time() - t_cpu) / 60 / max(1, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
-
-
 def read_all(weights, pages, n_pages: int) -> dict:
     "CSAFE test lines and the first `n_pages` test pages, and the dev lines when present: CER greedy and beam 16 + LM."
     out = {}
@@ -78,6 +74,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     pages = test_pages()
     if pages is None: return 0
+    from hwr.models.base import elapsed_clock
     from hwr.training.run_experiment import run_experiment
     path = Path(a.json)
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -86,9 +83,9 @@ def main(argv=None):
         weights = None
         if name != 'shipped':
             config = copy.deepcopy(VARIANTS[name])
-            t, t_cpu = time.time(), time.process_time()
+            wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
             res = run_experiment(config, save=True, save_dir=Path(a.runs)/name, use_wandb=False, verbose=False)
-            rec.update(config=config, train_wall_min=round((time.time() - t) / 60, 1), train_cpu_min=round(_cpu_minutes(t_cpu), 1),
+            rec.update(config=config, train_wall_min=round(wall() / 60, 1), train_cpu_min=round(cpu() / 60, 1),
                        train_lines=int(len(res.dataset.x_train)), history={k: [round(x, 4) for x in v] for k, v in res.history.items()}
                        if isinstance(res.history, dict) else None, weights=str(res.saved['weights']))
             if hasattr(res.dataset, 'describe'): rec['data'] = res.dataset.describe()
