@@ -11,6 +11,7 @@ from . import __version__
 from .decode import MAX_BEAM_WIDTH
 from .lm import LMFileError, load_lm
 from .predict import AUTO_LINE_ASPECT, CharacterPredictor, LinePredictor, PagePredictor, auto_kind
+from .util import sigterm_as_interrupt
 
 # %% auto #0
 __all__ = ['main']
@@ -60,24 +61,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         f = io.BytesIO(stdin[0]); f.name = 'standard input'
         return f
     try:
-        for path in args.paths:
-            try:
-                kind = args.model if args.model != 'auto' else auto_kind(source(path), invert)
-                if kind == 'page':                      # one row per line found; JSON: the text and every line's box
-                    page = predictor(kind).predict(source(path), args.beam)
-                    results.append({'path': path, 'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4),
-                                    'lines': page['lines']})
-                    if not args.json:
-                        for k, l in enumerate(page['lines'], 1): print(f"{path}\t{l['text']}\t{l['confidence']:.3f}\tpage {k}/{len(page['lines'])}", flush=True)
-                    continue
-                text, conf = predictor(kind).predict(source(path)) if kind == 'char' else predictor(kind).predict(source(path), args.beam)
-                results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
-                if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
-            except Exception as e:                      # any failure is this file's: report it, read the others
-                failed += 1
-                msg = str(e) if isinstance(e, (OSError, ValueError, TypeError)) else f"{type(e).__name__}: {e}"
-                results.append({'path': path, 'error': msg})
-                print(f"{path}: error: {msg}", file=sys.stderr)
+        with sigterm_as_interrupt():   # a kill (SIGTERM) stops it as Ctrl-C does
+            for path in args.paths:
+                try:
+                    kind = args.model if args.model != 'auto' else auto_kind(source(path), invert)
+                    if kind == 'page':                      # one row per line found; JSON: the text and every line's box
+                        page = predictor(kind).predict(source(path), args.beam)
+                        results.append({'path': path, 'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4),
+                                        'lines': page['lines']})
+                        if not args.json:
+                            for k, l in enumerate(page['lines'], 1): print(f"{path}\t{l['text']}\t{l['confidence']:.3f}\tpage {k}/{len(page['lines'])}", flush=True)
+                        continue
+                    text, conf = predictor(kind).predict(source(path)) if kind == 'char' else predictor(kind).predict(source(path), args.beam)
+                    results.append({'path': path, 'model': kind, 'text': text, 'confidence': round(conf, 4)})
+                    if not args.json: print(f"{path}\t{text}\t{conf:.3f}\t{kind}", flush=True)
+                except Exception as e:                      # any failure is this file's: report it, read the others
+                    failed += 1
+                    msg = str(e) if isinstance(e, (OSError, ValueError, TypeError)) else f"{type(e).__name__}: {e}"
+                    results.append({'path': path, 'error': msg})
+                    print(f"{path}: error: {msg}", file=sys.stderr)
     except KeyboardInterrupt:
         print(f"hwr-predict: interrupted after {len(results)} of {len(args.paths)} files", file=sys.stderr)
         if args.json: print(json.dumps(results, indent=1, ensure_ascii=False))

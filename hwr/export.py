@@ -13,11 +13,11 @@ import numpy as np
 from . import __version__
 from .predict import CharacterPredictor, LinePredictor
 from .registry import SHIPPED, WEIGHTS_DIR, as_weights_path, load_network
-from .util import move_into_place
+from .util import move_into_place, sigterm_as_interrupt, writing
 
 # %% auto #0
 __all__ = ['FORMATS', 'TOLERANCE', 'ExportError', 'resolve_weights', 'ExportedCharacterPredictor', 'ExportedLinePredictor',
-           'load_exported', 'sample_images', 'compare', 'export_model', 'main']
+           'load_exported', 'sample_images', 'compare', 'is_hwr_export', 'export_model', 'main']
 
 # %% ../nbs/53_export.ipynb #7e100bfb
 FORMATS = {'savedmodel': '_savedmodel', 'tflite': '.tflite', 'onnx': '.onnx'}   # format -> what the output's name ends with
@@ -175,20 +175,34 @@ def compare(keras_pred, exported, images: Sequence) -> dict:
             'texts': tb[:3]}
 
 # %% ../nbs/53_export.ipynb #7b6c0be0
+def is_hwr_export(out: str | Path, # an export path (a .onnx or .tflite file, or a SavedModel folder)
+                 ) -> bool:
+    "True when `out` is an export hwr wrote: its JSON record beside it names a format hwr writes, and the export has that shape."
+    out = Path(out); sidecar = Path(str(out) + '.json')
+    if out.is_symlink() or not sidecar.is_file(): return False
+    try: record = json.loads(sidecar.read_text(encoding='utf-8'))
+    except (OSError, ValueError): return False
+    if not isinstance(record, dict) or record.get('format') not in FORMATS or 'weights_sha256' not in record: return False
+    if record['format'] == 'savedmodel': return out.is_dir() and (out/'saved_model.pb').is_file()
+    return out.is_file() and out.name.endswith(FORMATS[record['format']])
+
 def export_model(run: str | Path = 'shipped-line', # 'shipped-line', 'shipped-char', or a saved run (any of its files, or their stem)
                  format: str = 'onnx', # 'savedmodel', 'tflite' or 'onnx'
                  out: str | Path | None = None, # where to write (default: beside the weights, named by the format)
                  force: bool = False, # replace an export that is already there
                  check_images: Sequence | None = None, # images to compare on (default: `sample_images`)
                 ) -> dict: # what was written and what the check measured
-    "Export a trained network, check that it reads as the Keras network does, and write it with its JSON (atomically)."
+    "Export a trained network, check that it reads as the Keras network does, and write it with its JSON (atomically; `force` replaces only an export hwr made)."
     if format not in FORMATS: raise ExportError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}")
     weights, info = resolve_weights(run)
     kind = _kind(info)
     out = Path(out) if out is not None else weights.with_name(weights.name[:-len('.weights.h5')] + FORMATS[format])
     sidecar = Path(str(out) + '.json')
-    if (out.exists() or sidecar.exists()) and not force:
+    if (out.exists() or out.is_symlink() or sidecar.exists()) and not force:
         raise ExportError(f"{out} exists; pass force=True (--force) to replace it, or name another --out")
+    if force and (out.exists() or out.is_symlink() or sidecar.exists()) and not is_hwr_export(out):   # --force replaces hwr's own exports, nothing else
+        raise ExportError(f"{out} is not an export hwr made (no matching {sidecar.name} beside it), so even --force leaves it alone; "
+                          f"name another --out, or move it away yourself")
     if not out.parent.is_dir(): raise ExportError(f"no folder {out.parent} to write {out.name} into")
     net, info = load_network(kind, weights)
     import tensorflow as tf, absl.logging
@@ -215,11 +229,14 @@ def export_model(run: str | Path = 'shipped-line', # 'shipped-line', 'shipped-ch
             raise ExportError(f"the {format} export does not read as the Keras network: {check['same_text']} of {check['images']} texts "
                               f"agree, largest probability difference {check['max_abs_diff']:.2g} (tolerance {TOLERANCE:g}); nothing was written")
         Path(str(made) + '.json').write_text(json.dumps(record, indent=1))
-        if force:
-            if out.is_dir(): shutil.rmtree(out)
-            elif out.exists(): out.unlink()
-        os.replace(made, out)                         # the export first, then its JSON: a reader never finds a JSON without its model
-        os.replace(str(made) + '.json', sidecar)
+        old = tmp/'replaced'
+        if force and out.exists(): os.replace(out, old)           # hwr's own earlier export, set aside until the new one is in place
+        try:
+            os.replace(made, out)                     # the export first, then its JSON: a reader never finds a JSON without its model
+            os.replace(str(made) + '.json', sidecar)
+        except BaseException:
+            if old.exists() and not out.exists(): os.replace(old, out)   # put the earlier export back
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     size = sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) if out.is_dir() else out.stat().st_size
@@ -240,9 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.out and len(formats) > 1: p.error('--out names one export; give one --format with it')
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     failed = 0
-    for fmt in formats:
-        try: r = export_model(a.run, fmt, a.out, a.force)
-        except (ExportError, OSError, ValueError) as e:
-            print(f"hwr-export: {fmt}: {e}", file=sys.stderr); failed += 1; continue
-        print(f"{r['path']}\t{fmt}\t{r['megabytes']:.1f} MB\tsame text {r['same_text']}/{r['images']}\tmax |Δp| {r['max_abs_diff']:.1e}")
+    with sigterm_as_interrupt():
+        for fmt in formats:
+            try:
+                with writing(a.out or 'the export'): r = export_model(a.run, fmt, a.out, a.force)
+            except (ExportError, OSError, ValueError) as e:
+                print(f"hwr-export: {fmt}: {e}", file=sys.stderr); failed += 1; continue
+            except KeyboardInterrupt:
+                print(f"hwr-export: interrupted during the {fmt} export; nothing half-written is left and earlier exports are unchanged", file=sys.stderr)
+                return 130
+            print(f"{r['path']}\t{fmt}\t{r['megabytes']:.1f} MB\tsame text {r['same_text']}/{r['images']}\tmax |Δp| {r['max_abs_diff']:.1e}")
     return 1 if failed else 0

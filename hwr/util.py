@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_util.ipynb #c4691cd2
 from __future__ import annotations
-import contextlib, hashlib, http.client, importlib.abc, importlib.util, os, re, sys, tempfile, time
+import contextlib, hashlib, http.client, importlib.abc, importlib.util, json, os, re, sys, tempfile, time
 import urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -13,8 +13,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STARTUP_NOISE', 'sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8',
-           'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr', 'quiet_startup']
+__all__ = ['STARTUP_NOISE', 'LIMITS', 'MAX_VALUES', 'sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01',
+           'to_uint8', 'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr', 'quiet_startup',
+           'limit_for', 'limit_problem', 'check_limit', 'StructuredTextError', 'read_structured', 'read_user_file',
+           'DiskFullError', 'is_disk_full', 'writing', 'sigterm_as_interrupt']
 
 # %% ../nbs/00_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -102,7 +104,7 @@ def _content_length(resp) -> int | None:
     return n if n >= 0 else None
 
 def _fetch_once(url: str, dest: Path, sha256: str | None, chunk_size: int, timeout: float, progress: bool,
-                size: int | None = None, max_bytes: int | None = None) -> None:
+                size: int | None = None, max_bytes: int | None = None, deadline: float | None = None, min_rate: float = 0) -> None:
     _url_scheme(url)
     limit = min(n for n in (size, max_bytes, float('inf')) if n is not None)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -123,10 +125,18 @@ def _fetch_once(url: str, dest: Path, sha256: str | None, chunk_size: int, timeo
                                     f"nothing was downloaded{fix}")
             with tqdm(total=total if total is not None else size, unit='B', unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not progress, leave=False) as bar:
-                while True:
-                    block = resp.read(int(min(chunk_size, limit - received + 1)))
+                start = time.monotonic()
+                while True:   # read1: whatever has arrived, so a server that trickles cannot hold a read for ever
+                    block = resp.read1(int(min(chunk_size, limit - received + 1)))
                     if not block: break
                     received += len(block)
+                    spent = time.monotonic() - start
+                    if deadline is not None and spent > deadline:
+                        raise DownloadError(f"the download took longer than the {deadline:,.0f} s allowed ({received:,} bytes received); "
+                                            f"stopped and deleted the partial file; try again later, or pass a larger deadline")
+                    if spent > timeout and received < min_rate * spent:
+                        raise DownloadError(f"the server sends {received / spent:,.0f} bytes/s on average, under the {min_rate:,.0f} "
+                                            f"bytes/s minimum; stopped and deleted the partial file; try again later or another mirror")
                     if received > limit:
                         raise DownloadError(f"the server sent more than the {limit:,} bytes expected; stopped and "
                                             f"deleted the partial file{fix}")
@@ -151,6 +161,8 @@ def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in orde
                  progress: bool = True, # show a tqdm progress bar
                  size: int | None = None, # expected size in bytes (from metadata): any other size is an error
                  max_bytes: int | None = None, # refuse a file larger than this many bytes
+                 deadline: float | None = 6 * 3600, # seconds the whole download may take (None: no deadline)
+                 min_rate: float = 10_000, # bytes per second on average, judged once `timeout` seconds have passed
                 ) -> Path: # the path of the verified file
     "Download to `dest` via a temporary file, check size and `sha256`, rename into place; try mirrors in order."
     urls = [urls] if isinstance(urls, str) else list(urls)
@@ -159,6 +171,9 @@ def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in orde
         if n is not None and (not isinstance(n, int) or n < 0):
             raise ValueError(f"download_url: {name} must be a whole number of bytes >= 0, not {n!r}")
     dest = Path(dest)
+    if dest.exists() and not dest.is_file():
+        raise DownloadError(f"{dest} exists and is not a file (a folder, a device or a pipe); name the file to download into, "
+                            f"e.g. {dest/Path(urllib.parse.urlsplit(urls[0]).path).name or 'download.bin'}")
     if dest.exists():
         if size is not None and dest.stat().st_size != size:
             raise DownloadError(f"{dest} exists but has {dest.stat().st_size:,} bytes, expected {size:,}.\n"
@@ -172,7 +187,7 @@ def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in orde
     failures = []
     for url in urls:
         try:
-            _fetch_once(url, dest, sha256, chunk_size, timeout, progress, size=size, max_bytes=max_bytes)
+            _fetch_once(url, dest, sha256, chunk_size, timeout, progress, size=size, max_bytes=max_bytes, deadline=deadline, min_rate=min_rate)
             return dest
         except urllib.error.HTTPError as e: failures.append(f"{url}: HTTP {e.code} {e.reason}")
         except urllib.error.URLError as e: failures.append(f"{url}: cannot connect ({e.reason}); are you offline?")
@@ -291,3 +306,170 @@ def quiet_startup():
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     if 'tensorflow' not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImport('tensorflow'))
+
+# %% ../nbs/00_util.ipynb #afb2ece3
+LIMITS = {   # name: (largest value allowed, what it bounds)
+    'epochs': (1000, 'passes over the training data'),
+    'batch_size': (4096, 'samples per training step'),
+    'layers': (10, 'layers of one kind in a network (num_layers, lstm_layers, ...)'),
+    'units': (1024, 'units, features or channels of one layer (layer_size, lstm_dim, conv_dim, ...)'),
+    'window': (1024, 'pixels of a window, a stride or a downsampling'),
+    'params': (200_000_000, 'weights of a network (4 bytes each, 3 more copies while training; at most 1/32 of the memory)'),
+    'experiments': (1000, 'experiments in one group'),
+    'sweep_trials': (10_000, 'trials of one sweep (--count, or the size of a grid)'),
+    'json_depth': (32, 'levels of nesting in a config, a sweep or a request'),
+    'config_bytes': (1_000_000, 'bytes of a config or sweep file'),
+    'stdin_bytes': (200_000_000, 'bytes read from standard input'),
+}
+try: LIMITS['params'] = (min(LIMITS['params'][0], os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 32), LIMITS['params'][1])
+except (AttributeError, ValueError, OSError): pass    # no memory figure here: the fixed limit
+_LIMIT_NAMES = {'layers': ('layers',), 'units': ('_dim', 'layer_size', '_units', 'filters', 'channels'),
+                'window': ('window_width', 'window_stride', 'downsample')}
+
+def limit_for(name: str, # a setting's name, e.g. 'epochs', 'lstm_layers', 'layer_size'
+             ) -> str | None: # the LIMITS entry that bounds it, if any
+    "Which limit bounds a setting, judged from its name."
+    if name in LIMITS: return name
+    return next((k for k, parts in _LIMIT_NAMES.items() if any(p in name for p in parts)), None)
+
+def limit_problem(name: str, # the setting, e.g. 'epochs' or 'network_args lstm_layers'
+                  value, # the value asked for
+                  limit: str | None = None, # the LIMITS entry (default: judged from the name's last word)
+                 ) -> str | None: # what is wrong, or None
+    "A one-line problem when `value` is over its limit (numbers only; other types are checked elsewhere)."
+    limit = limit or limit_for(name.split()[-1].strip("'"))
+    if limit is None or isinstance(value, bool) or not isinstance(value, (int, float)): return None
+    top, what = LIMITS[limit]
+    if value <= top: return None
+    return (f"{name} is {value:,}, over hwr's limit of {top:,} ({what}); ask for less, or raise "
+            f"hwr.util.LIMITS[{limit!r}] first if this machine can really do it")
+
+def check_limit(name: str, value, limit: str | None = None):
+    "Raise `ValueError` with `limit_problem`'s message when `value` is over its limit."
+    p = limit_problem(name, value, limit)
+    if p: raise ValueError(p)
+    return value
+
+# %% ../nbs/00_util.ipynb #656f6b79
+class StructuredTextError(ValueError):
+    "A config, sweep or request that cannot be read: the message says where and why."
+
+def _nesting_depth(text: str) -> int:
+    "The deepest bracket nesting of JSON or YAML flow text, outside quoted strings (block YAML nests by indentation: counted apart)."
+    depth = top = 0
+    quote, escaped = None, False
+    for ch in text:
+        if quote:
+            if escaped: escaped = False
+            elif ch == '\\' and quote == '"': escaped = True
+            elif ch == quote: quote = None
+        elif ch in '"\'': quote = ch
+        elif ch in '[{': depth += 1; top = max(top, depth)
+        elif ch in ']}': depth = max(0, depth - 1)
+    return top
+
+MAX_VALUES = 100_000   # values in one parsed config: YAML aliases can make a short file stand for billions
+
+def _value_depth(v, limit: int) -> int:
+    "Nesting depth of parsed lists and dicts (iterative; stops counting past `limit`, or at `MAX_VALUES` values)."
+    top, stack, seen = 0, [(v, 1)], 0
+    while stack:
+        x, d = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES: raise StructuredTextError(f"it holds more than {MAX_VALUES:,} values (YAML aliases repeated?); a config is a few dozen")
+        if isinstance(x, (dict, list)):
+            top = max(top, d)
+            if top > limit: return top
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return top
+
+def read_structured(text: str | bytes, # the text of a config, sweep file or request body
+                    fmt: str = 'json', # 'json' or 'yaml'
+                    what: str = 'the config', # how the message names it
+                   ):
+    "Parse JSON or YAML within `LIMITS['config_bytes']` and `LIMITS['json_depth']`; any problem is a `StructuredTextError` naming the spot."
+    if isinstance(text, bytes):
+        try: text = text.decode('utf-8-sig')
+        except UnicodeDecodeError as e: raise StructuredTextError(f"{what} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    text = text.lstrip('\ufeff')
+    size, depth_limit = LIMITS['config_bytes'][0], LIMITS['json_depth'][0]
+    if len(text) > size:
+        raise StructuredTextError(f"{what} has {len(text):,} characters, over hwr's limit of {size:,}; a config is a few lines")
+    if _nesting_depth(text) > depth_limit:
+        raise StructuredTextError(f"{what} nests lists or objects deeper than {depth_limit} levels; hwr's configs need 3 or 4")
+    if fmt == 'json':
+        try: value = json.loads(text)
+        except json.JSONDecodeError as e:
+            lines = text.splitlines() or ['']
+            line = lines[min(e.lineno, len(lines)) - 1]
+            col = e.colno if e.lineno <= len(lines) else len(line) + 1
+            hint = (" (JSON needs double quotes around names and strings)" if "'" in text else
+                    " (the text ends too soon: is the file cut short?)" if e.pos >= len(text.rstrip()) else '')
+            raise StructuredTextError(f"invalid JSON at line {e.lineno}, column {e.colno} (character {e.pos}): {e.msg}{hint}\n"
+                                      f"    {line}\n    {' ' * (col - 1)}^") from None
+    elif fmt == 'yaml':
+        import yaml
+        try: value = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise StructuredTextError(f"invalid YAML: {' '.join(str(e).split())}") from None
+        except RecursionError:
+            raise StructuredTextError(f"{what} nests deeper than {depth_limit} levels; hwr's configs need 3 or 4") from None
+    else: raise ValueError(f"fmt must be 'json' or 'yaml', got {fmt!r}")
+    try: deep = _value_depth(value, depth_limit) > depth_limit
+    except StructuredTextError as e: raise StructuredTextError(f"{what}: {e}") from None
+    if deep:
+        raise StructuredTextError(f"{what} nests lists or objects deeper than {depth_limit} levels; hwr's configs need 3 or 4")
+    return value
+
+def read_user_file(path: str | Path, # a file, or '-' for standard input
+                   what: str = 'config', # how the message names it
+                  ) -> str:
+    "The text of a config or sweep file: only a regular file (a pipe or a device could block for ever), at most `LIMITS['config_bytes']`, UTF-8 (a BOM is dropped)."
+    size = LIMITS['config_bytes'][0]
+    if str(path) == '-':
+        src = getattr(sys.stdin, 'buffer', None)
+        data = src.read(size + 1) if src is not None else sys.stdin.read(size + 1).encode('utf-8')
+        where = 'standard input'
+    else:
+        p, where = Path(path), str(path)
+        if not p.exists(): raise FileNotFoundError(f"no {what} file {p}")
+        if not p.is_file(): raise StructuredTextError(f"{p} is not a regular file (a folder, a pipe or a device); give the path of a {what} file")
+        with open(p, 'rb') as f: data = f.read(size + 1)
+    if len(data) > size: raise StructuredTextError(f"{where} holds more than {size:,} bytes, over hwr's limit for a {what}; a {what} is a few lines")
+    try: return data.decode('utf-8-sig')
+    except UnicodeDecodeError as e: raise StructuredTextError(f"{where} is not UTF-8 text (byte {e.start}); save the {what} as UTF-8") from None
+
+# %% ../nbs/00_util.ipynb #682eb0a4
+import errno as _errno, signal as _signal
+
+class DiskFullError(OSError):
+    "No room to write: a full disk, a quota or a file-size limit."
+
+_FULL = (_errno.ENOSPC, _errno.EFBIG, getattr(_errno, 'EDQUOT', _errno.ENOSPC))
+
+def is_disk_full(e: BaseException) -> bool:
+    "True for an OSError that means there was no room to write (also as h5py reports it)."
+    if not isinstance(e, OSError): return False
+    if e.errno in _FULL: return True
+    s = str(e)
+    return any(f'errno = {n},' in s for n in _FULL) or 'No space left on device' in s or 'File too large' in s
+
+@contextlib.contextmanager
+def writing(path: str | Path, # the file being written (named in the message)
+           ):
+    "Around a write: a full disk becomes one `DiskFullError` that names `path` and says the earlier version is intact."
+    try: yield
+    except OSError as e:
+        if not is_disk_full(e) or isinstance(e, DiskFullError): raise
+        raise DiskFullError(_errno.ENOSPC, f"no room to write {path}: the disk is full (or a quota or file-size limit was reached); "
+                                           f"free some space and run again (any earlier version of the file is unchanged)") from None
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    "Inside: SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only), so clean-up runs and the command says it was interrupted."
+    import threading
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    def _raise(signum, frame): raise KeyboardInterrupt(f"signal {signum}")
+    old = _signal.signal(_signal.SIGTERM, _raise)
+    try: yield
+    finally: _signal.signal(_signal.SIGTERM, old)

@@ -479,6 +479,191 @@ def _no_file(p):
     assert not Path(p).exists(), f'{p} was left behind'
 
 
+# ---------------------------------------------------------------- issue 26: limits, deadlines and safe writes
+
+def _deep_json(n: int) -> str: return '{"dataset": ' + '[' * n + ']' * n + '}'
+
+
+def _stdin_case(text: bytes, run):
+    "Run `run` with `text` on standard input (as `cat file | hwr-... -` would give it)."
+    def go(d):
+        import io, sys
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(text), encoding='utf-8')
+        try: return run(d)
+        finally: sys.stdin = old
+    return go
+
+
+def _fifo(d, name='pipe'):
+    p = d/name
+    if not hasattr(os, 'mkfifo'): pytest.skip('no named pipes here')
+    os.mkfifo(p)
+    return p
+
+
+def _trickle_server(d, every=0.3, length=100_000):
+    "A server on 127.0.0.1 that sends one byte every `every` seconds."
+    import time
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.send_header('Content-Length', str(length)); self.end_headers()
+            try:
+                for _ in range(length): self.wfile.write(b'x'); self.wfile.flush(); time.sleep(every)
+            except OSError: pass
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    _SERVERS.append(srv)
+    return f'http://127.0.0.1:{srv.server_address[1]}/x'
+
+
+def _foreign_cache(d):
+    "Another dataset's cache file under this dataset's cache name: noticed, moved aside and rebuilt, never trusted."
+    from hwr.data.base import save_h5
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    ds = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat'])
+    save_h5(ds.processed_path, {'x_train': np.zeros((5, 64, 300), np.uint8), 'y_train': np.zeros((5, 30)),
+                                'x_test': np.zeros((5, 64, 300), np.uint8), 'y_test': np.zeros((5, 30))}, {'hwr_cache': 'emnist_lines'})
+    again = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat']).load_or_generate_data()
+    assert again.x_train.shape == (79, 28, 28), again.x_train.shape
+    assert list(ds.processed_path.parent.glob(ds.processed_path.name + '.corrupt-*')), 'the foreign file is kept aside, not deleted'
+    return 0
+
+
+def _unmarked_foreign_cache(d):
+    "A cache without hwr's mark whose images are not this dataset's shape: rebuilt too."
+    from hwr.data.base import save_h5
+    from hwr.data.synthetic import SyntheticCharactersDataset
+    ds = SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat'])
+    save_h5(ds.processed_path, {'x_train': np.zeros((5, 32, 32), np.uint8), 'y_train': np.zeros(5),
+                                'x_test': np.zeros((5, 32, 32), np.uint8), 'y_test': np.zeros(5)})
+    return 0 if SyntheticCharactersDataset(num_train=79, num_test=79, train_fonts=['caveat']).load_or_generate_data().x_train.shape == (79, 28, 28) else 1
+
+
+def _export_force(target_maker):
+    def run(d):
+        target = target_maker(d)
+        return export_main(['shipped-char', '--format', 'onnx', '--out', str(target), '--force'])
+    return run
+
+
+def _user_folder(d):
+    f = d/'mydocs'; f.mkdir(); _write(f/'thesis.txt', 'years of work'); _write(f/'sub'/'data.csv', '1,2,3')
+    return f
+
+
+def _check_user_folder(d, out):
+    _assert_text(d/'mydocs'/'thesis.txt', 'years of work'); _assert_text(d/'mydocs'/'sub'/'data.csv', '1,2,3')
+
+
+def _grid_sweep(d, params: str) -> str:
+    return _sweep(d, 'method: grid\nmetric: {name: test_accuracy, goal: maximize}\nparameters:\n' + params)
+
+
+def _proposed(d, text, count=None):
+    from hwr.training.sweeps import load_sweep, propose_trials
+    trials = propose_trials(load_sweep(_sweep(d, text)), count)
+    assert count is None or len(trials) == count
+    return 0
+
+
+_BIG_GRID = ''.join(f'  network_args.p{i}: {{values: [{", ".join(map(str, range(100)))}]}}\n' for i in range(5))   # 10**10 combinations
+_LAUGHS = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + ''.join(
+    f'{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n' for p, c in zip('abcdefgh', 'bcdefghi'))
+
+
+CASES += [
+    # ---- configs: cut short, nested, too large, not text, not a file (issue 26)
+    Case('config cut in the middle with a newline', lambda d: run_main(['{"dataset": \n']), ERR, 'ends too soon'),
+    Case('config file cut in the middle', lambda d: run_main([str(_write(d/'c.json', '{"dataset": "SyntheticCharactersDataset",\n "model": '))]),
+         ERR, ('c.json', 'ends too soon')),
+    Case('config nested 100,000 deep', lambda d: run_main([_deep_json(100_000)]), ERR, 'deeper than 32 levels'),
+    Case('config file nested 5,000 deep', lambda d: run_main([str(_write(d/'c.json', _deep_json(5000)))]), ERR, 'deeper than 32 levels'),
+    Case('config deep object in dataset_args', lambda d: run_main([_cfg(dataset_args={'x': json.loads('{"a":' * 40 + '1' + '}' * 40)})]),
+         ERR, 'deeper than 32 levels'),
+    Case('config file of 2 MB', lambda d: run_main([str(_write(d/'c.json', '{"dataset": "' + 'x' * 2_000_000 + '"}'))]), ERR, "over hwr's limit"),
+    Case('config file with a BOM', lambda d: run_main([str(_write(d/'c.json', b'\xef\xbb\xbf' + _cfg(netwrk='mlp').encode()))]),
+         ERR, "unknown key 'netwrk'"),
+    Case('config file in UTF-16', lambda d: run_main([str(_write(d/'c.json', _cfg().encode('utf-16')))]), ERR, 'not UTF-8'),
+    Case('config file is a named pipe', lambda d: run_main([str(_fifo(d))]), ERR, 'not a regular file'),
+    Case('config file is a folder', lambda d: run_main([str((d/'cfgdir').mkdir() or d/'cfgdir')]), ERR, 'not a regular file'),
+    Case('config on stdin nested deep', _stdin_case(_deep_json(50_000).encode(), lambda d: run_main(['-'])), ERR,
+         ('standard input', 'deeper than 32 levels')),
+    Case('config on stdin of 5 MB', _stdin_case(b'{' + b' ' * 5_000_000 + b'}', lambda d: run_main(['-'])), ERR, ('standard input', "over hwr's limit")),
+    Case('config on stdin cut short', _stdin_case(b'{"dataset": ', lambda d: run_main(['-'])), ERR, 'ends too soon'),
+    Case('config learning rate NaN', lambda d: run_main([_cfg(train_args={'learning_rate': 1}).replace('"learning_rate": 1', '"learning_rate": NaN')]),
+         ERR, "'learning_rate' must be a number in (0, 1)"),
+    Case('config epochs 1e400', lambda d: run_main([_cfg().replace('"epochs": 1', '"epochs": 1e400')]), ERR, "'epochs' must be a positive integer"),
+    # ---- configs: sizes over the limits, refused before any work
+    Case('config epochs 10**9', lambda d: run_main([_cfg(train_args={'epochs': 10 ** 9})]), ERR, ("epochs is 1,000,000,000", "LIMITS['epochs']")),
+    Case('config batch 10**7', lambda d: run_main([_cfg(train_args={'batch_size': 10 ** 7})]), ERR, "LIMITS['batch_size']"),
+    Case('config mlp num_layers 100000', lambda d: run_main([_cfg(network_args={'num_layers': 100_000})]), ERR, "LIMITS['layers']"),
+    Case('config mlp layer_size 10**6', lambda d: run_main([_cfg(network_args={'layer_size': 10 ** 6})]), ERR, "LIMITS['units']"),
+    Case('config lenet layer_size 10**9', lambda d: run_main([_cfg(network='lenet', network_args={'layer_size': 10 ** 9})]), ERR, "LIMITS['units']"),
+    Case('config crnn lstm_layers 100000', lambda d: run_main([json.dumps({"dataset": "SyntheticLinesDataset", "model": "LineModelCtc",
+         "network": "crnn", "network_args": {"lstm_layers": 100_000}})]), ERR, "LIMITS['layers']"),
+    Case('config crnn lstm_dim 10**5', lambda d: run_main([json.dumps({"dataset": "SyntheticLinesDataset", "model": "LineModelCtc",
+         "network": "crnn", "network_args": {"lstm_dim": 100_000}})]), ERR, "LIMITS['units']"),
+    Case('config crnn too many weights', lambda d: run_main([json.dumps({"dataset": "SyntheticLinesDataset", "model": "LineModelCtc",
+         "network": "crnn", "network_args": {"lstm_layers": 10, "lstm_dim": 1024}})]), ERR, ("its weight count is", "LIMITS['params']")),
+    Case('config line_cnn window 10**6', lambda d: run_main([json.dumps({"dataset": "SyntheticLinesDataset", "model": "LineModelCtc",
+         "network": "line_lstm_ctc", "network_args": {"window_width": 10 ** 6}})]), ERR, "LIMITS['window']"),
+    Case('config pretrain epochs 10**9', lambda d: run_main([json.dumps({**json.loads(_cfg()), 'pretrain': {
+         'dataset': 'SyntheticCharactersDataset', 'train_args': {'epochs': 10 ** 9}}})]), ERR, ('pretrain', "LIMITS['epochs']")),
+    # ---- experiment groups
+    Case('group file cut short', lambda d: group_main([str(_write(d/'g.json', '{"experiments": [{"dataset": '))]), ERR, ('g.json', 'ends too soon')),
+    Case('group nested 10,000 deep', lambda d: group_main([str(_write(d/'g.json', '[' * 10_000 + ']' * 10_000))]), ERR, 'deeper than 32 levels'),
+    Case('group of 5,000 experiments', lambda d: group_main([_group(d, [json.loads(_cfg())] * 5000)]), ERR, ("5,000 experiments", "LIMITS['experiments']")),
+    Case('group file is a named pipe', lambda d: group_main([str(_fifo(d))]), ERR, 'not a regular file'),
+    Case('group epochs 10**9 in the second', lambda d: group_main([_group(d, [json.loads(_cfg()), json.loads(_cfg(train_args={'epochs': 10 ** 9}))]), '--run']),
+         ERR, ('experiment 1:', "LIMITS['epochs']"), check=lambda d, out: _nothing_ran(d)),
+    Case('group on stdin nested deep', _stdin_case(b'[' * 5000, lambda d: group_main(['-'])), ERR, ('standard input', 'deeper than 32')),
+    # ---- sweeps: counted before anything is built
+    Case('sweep count 10**10', lambda d: sweep_main([_sweep(d, SWEEP_OK), '--local', '--count', str(10 ** 10)]), USAGE, "over hwr's limit of 10,000"),
+    Case('sweep grid of 10**10 combinations', lambda d: sweep_main([_grid_sweep(d, _BIG_GRID), '--local']), ERR,
+         ('10,000,000,000 combinations', '--count N'), check=lambda d, out: _nothing_ran(d)),
+    Case('sweep grid int range of 10**12 values', lambda d: sweep_main([_grid_sweep(d, '  train_args.epochs: {min: 1, max: 1000000000000}\n'), '--local', '--count', '3']),
+         ERR, "takes 1,000,000,000,000 values", check=lambda d, out: _nothing_ran(d)),
+    Case('sweep grid q_uniform of 10**9 values', lambda d: sweep_main([_grid_sweep(d, '  train_args.learning_rate: {distribution: q_uniform, min: 0, max: 1, q: 0.000000001}\n'),
+         '--local']), ERR, ('combinations', "LIMITS['sweep_trials']")),
+    Case('sweep huge grid, first 3 only', lambda d: _proposed(d, 'method: grid\nmetric: {name: test_accuracy}\nparameters:\n' + _BIG_GRID, 3), 0, ()),
+    Case('sweep run_cap 10**9', lambda d: sweep_main([_sweep(d, SWEEP_OK + 'run_cap: 1000000000\n'), '--local']), ERR, 'run_cap must be a whole number'),
+    Case('sweep run_cap string', lambda d: sweep_main([_sweep(d, SWEEP_OK + 'run_cap: lots\n'), '--local']), ERR, 'run_cap must be a whole number'),
+    Case('sweep nested 100 deep', lambda d: sweep_main([_sweep(d, 'method: grid\nx: ' + '[' * 100 + ']' * 100 + '\n'), '--local']), ERR, 'deeper than 32'),
+    Case('sweep billion laughs', lambda d: sweep_main([_sweep(d, _LAUGHS), '--local']), ERR, 'more than 100,000 values'),
+    Case('sweep file is a named pipe', lambda d: sweep_main([str(_fifo(d)), '--local']), ERR, 'not a regular file'),
+    Case('sweep file of 3 MB', lambda d: sweep_main([_sweep(d, SWEEP_OK + '# ' + 'x' * 3_000_000 + '\n'), '--local']), ERR, "over hwr's limit"),
+    Case('sweep on stdin nested deep', _stdin_case(b'[' * 5000, lambda d: sweep_main(['-', '--local'])), ERR, 'deeper than 32'),
+    # ---- exports: --force replaces only what hwr made
+    Case('export --force onto a folder of the user', _export_force(_user_folder), 1, 'is not an export hwr made', check=_check_user_folder),
+    Case('export --force onto a file of the user', _export_force(lambda d: _write(d/'notes.onnx', 'my notes')), 1, 'is not an export hwr made',
+         check=lambda d, out: _assert_text(d/'notes.onnx', 'my notes')),
+    Case('export --force where only a JSON of the user is', _export_force(lambda d: (_write(d/'m.onnx.json', '{"mine": 1}'), d/'m.onnx')[1]), 1,
+         'is not an export hwr made', check=lambda d, out: (_assert_text(d/'m.onnx.json', '{"mine": 1}'), _no_file(d/'m.onnx'))),
+    Case('export --force onto a link to a file of the user', _export_force(lambda d: ((d/'l.onnx').symlink_to(_write(d/'real.txt', 'mine')), d/'l.onnx')[1]),
+         1, 'is not an export hwr made', check=lambda d, out: _assert_text(d/'real.txt', 'mine')),
+    Case('export --force onto a folder with a fake record', _export_force(lambda d: (_write(d/'sm.json', json.dumps({'format': 'savedmodel', 'weights_sha256': 'x'})),
+         _user_folder(d).rename(d/'sm'), d/'sm')[2]), 1, 'is not an export hwr made', check=lambda d, out: _assert_text(d/'sm'/'thesis.txt', 'years of work')),
+    # ---- downloads: deadlines, minimum rate, what the target is
+    Case('download trickling one byte at a time', lambda d: __import__('hwr.util').util.download_url(_trickle_server(d), d/'got.bin', timeout=1,
+         min_rate=1000, progress=False), Exception, 'bytes/s minimum', check=lambda d, out: _no_file(d/'got.bin')),
+    Case('download past its deadline', lambda d: __import__('hwr.util').util.download_url(_trickle_server(d, every=0.05), d/'got.bin', timeout=30,
+         deadline=1, progress=False), Exception, 'longer than the 1 s allowed', check=lambda d, out: _no_file(d/'got.bin')),
+    Case('download onto an existing folder', lambda d: __import__('hwr.util').util.download_url('http://127.0.0.1:9/x', (d/'dl').mkdir() or d/'dl',
+         progress=False), Exception, 'is not a file'),
+    Case('download onto a named pipe', lambda d: __import__('hwr.util').util.download_url('http://127.0.0.1:9/x', _fifo(d), progress=False),
+         Exception, 'is not a file'),
+    # ---- caches: what is cached must be what is asked
+    Case('cache of another dataset', _foreign_cache, 0, ()),
+    Case('cache without a mark, other shapes', _unmarked_foreign_cache, 0, ()),
+    # ---- the limits themselves
+    Case('limits api epochs 10**9', lambda d: __import__('hwr.util').util.check_limit('epochs', 10 ** 9), ValueError, "LIMITS['epochs']"),
+    Case('structured yaml billion laughs api', lambda d: __import__('hwr.util').util.read_structured(_LAUGHS, 'yaml'), ValueError, 'more than 100,000 values'),
+    Case('structured unknown format', lambda d: __import__('hwr.util').util.read_structured('{}', 'toml'), ValueError, "fmt must be 'json' or 'yaml'"),
+]
+
+
 # ---------------------------------------------------------------- the files a user keeps
 
 def _digest(root: Path) -> dict:

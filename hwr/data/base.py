@@ -10,7 +10,7 @@ from typing import Any
 
 import h5py, numpy as np, toml
 
-from ..util import move_into_place
+from ..util import move_into_place, writing
 
 # %% auto #0
 __all__ = ['EMNIST_CHARS', 'EXTRA_CHARS', 'BLANK', 'MAPPING', 'BLANK_INDEX', 'CHAR_TO_INDEX', 'STALE_PART_SECONDS',
@@ -94,13 +94,14 @@ def save_h5(path: str | Path, # target .h5 file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent); os.close(fd)
     try:
-        with h5py.File(tmp, 'w') as f:
-            for k, v in arrays.items():
-                if isinstance(v, (list, tuple)) and (not v or isinstance(v[0], str)):
-                    f.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype('utf-8'))
-                else: f.create_dataset(k, data=np.asarray(v), compression='lzf')
-            for k, v in (attrs or {}).items(): f.attrs[k] = v
-        move_into_place(tmp, path)
+        with writing(path):                  # a full disk: one clear error, the earlier cache (if any) untouched
+            with h5py.File(tmp, 'w') as f:   # closed before the error travels up
+                for k, v in arrays.items():
+                    if isinstance(v, (list, tuple)) and (not v or isinstance(v[0], str)):
+                        f.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype('utf-8'))
+                    else: f.create_dataset(k, data=np.asarray(v), compression='lzf')
+                for k, v in (attrs or {}).items(): f.attrs[k] = v
+            move_into_place(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
     return path
@@ -263,18 +264,34 @@ class Dataset:
         _remove_stale_parts(self.processed_path)
         if not self.processed_path.exists():
             arrays, attrs = self._prepare()
-            save_h5(self.processed_path, arrays, attrs)
+            save_h5(self.processed_path, arrays, {**attrs, 'hwr_cache': self.cache_name})   # whose cache it is, checked on every load
         return self.processed_path
+
+    def cache_problem(self, arrays: dict, attrs: dict) -> str | None:
+        "Why a readable cache file is not this dataset's (another dataset's, other images, missing splits); None when it is."
+        name = attrs.get('hwr_cache')
+        if name is not None and name != self.cache_name: return f"it was written for {name!r}, not {self.cache_name!r}"
+        missing = [k for k in ('x_train', 'y_train', 'x_test', 'y_test') if k not in arrays]
+        if missing: return f"it lacks {', '.join(missing)}"
+        if any(len(arrays[f'x_{s}']) != len(arrays[f'y_{s}']) for s in ('train', 'test')): return "its images and labels differ in number"
+        planned = self.planned_shapes()
+        shape = tuple(arrays['x_train'].shape[1:])
+        if planned is not None and (len(shape) != len(planned[0]) or any(p and s != p for p, s in zip(planned[0], shape))):
+            return f"its images are {shape}, this dataset makes {tuple(planned[0])}"
+        return None
 
     def load_or_generate_data(self) -> "Dataset":
         "Prepare if needed, then load the cache and subsample; returns self. A cache that cannot be read is moved aside and rebuilt."
         self.prepare_data()
-        try: arrays, self.attrs = load_h5(self.processed_path)
-        except (OSError, KeyError, ValueError) as e:
+        try:
+            arrays, self.attrs = load_h5(self.processed_path)
+            why = self.cache_problem(arrays, self.attrs)
+        except (OSError, KeyError, ValueError) as e: why = f"it cannot be read ({type(e).__name__}: {e})"
+        if why is not None:                  # never trusted: moved aside (not deleted) and built again
             aside = self.processed_path.with_name(f'{self.processed_path.name}.corrupt-{time.strftime("%Y%m%d-%H%M%S")}')
             os.replace(self.processed_path, aside)
-            print(f"the cache {self.processed_path} cannot be read ({type(e).__name__}: {e}); moved it to {aside.name} "
-                  "and building it again", file=sys.stderr)
+            print(f"the cache {self.processed_path} is not this dataset's: {why}; moved it to {aside.name} and building it again",
+                  file=sys.stderr)
             self.prepare_data()
             arrays, self.attrs = load_h5(self.processed_path)
         splits = {}

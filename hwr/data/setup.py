@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..util import DownloadError
+from ..util import DownloadError, sigterm_as_interrupt
 from .base import data_dir
 from . import corpus, csafe, fonts
 
@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p = table[n]
             print(f"{n:7} {'here' if p.here() is not None else 'missing':8} {p.what}\n{'':16}from {p.source}\n{'':16}licence: {p.licence}")
         return 0
-    try: records = setup(a.pieces or None, table)
+    try:
+        with sigterm_as_interrupt(): records = setup(a.pieces or None, table)   # a kill (SIGTERM) stops it as Ctrl-C does
     except KeyboardInterrupt:
         print("hwr-setup: interrupted; what was fetched is kept, run hwr-setup again to fetch the rest", file=sys.stderr); return 130
     print(summary(records))

@@ -12,6 +12,7 @@ import keras, numpy as np
 
 from ..data.base import Dataset, check_kwargs, get_dataset_class, make_tf_dataset
 from ..networks.base import build_network, get_network
+from ..util import writing
 
 # %% auto #0
 __all__ = ['KNOWN_MODELS', 'artifacts_dir', 'get_model_class', 'Model', 'elapsed_clock', 'TimeLimit', 'AnnealLR']
@@ -259,8 +260,9 @@ def _save_weights(self: Model, path: str | Path | None = None) -> Path:
             if time.time() - old.stat().st_mtime > 3600: old.unlink()
         except OSError: pass
     try:
-        self.network.save_weights(tmp)
-        os.replace(tmp, path)            # all or nothing: a save killed half-way leaves the previous file as it was
+        with writing(path):              # a full disk: one clear error naming the file
+            self.network.save_weights(tmp)
+            os.replace(tmp, path)        # all or nothing: a save killed half-way leaves the previous file as it was
     finally:
         if tmp.exists(): tmp.unlink()
     return path

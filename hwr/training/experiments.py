@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .run_experiment import ConfigError, validate_config
+from ..util import LIMITS, StructuredTextError, read_structured, read_user_file, sigterm_as_interrupt
 
 # %% auto #0
 __all__ = ['load_experiments', 'experiment_command', 'experiment_commands', 'run_experiments', 'GroupInterrupted',
@@ -19,14 +20,9 @@ def load_experiments(path: str | Path, # a JSON file: a list of configs, or {"ex
                      check_names: bool = True, # look up dataset/model/network names too
                     ) -> list[dict]:
     "The complete, validated configs of an experiment group file ('-': read it from standard input)."
-    if str(path) == '-': text, path = sys.stdin.read(), 'standard input'
-    else:
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"no experiment file {path}")
-        text = path.read_text(encoding='utf-8', errors='replace')
-    try: data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path} is not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
+    try: data = read_structured(read_user_file(path, 'experiment file'), 'json', 'the experiment file')
+    except StructuredTextError as e: raise ConfigError(f"{'standard input' if str(path) == '-' else path}: {e}") from None
+    path = 'standard input' if str(path) == '-' else Path(path)
     group = None
     if isinstance(data, dict):
         unknown = set(data) - {'experiment_group', 'experiments'}
@@ -36,6 +32,9 @@ def load_experiments(path: str | Path, # a JSON file: a list of configs, or {"ex
         group, data = data.get('experiment_group'), data['experiments']
     if not isinstance(data, list) or not data:
         raise ConfigError(f"{path}: expected a non-empty list of experiment configs, got {type(data).__name__}")
+    if len(data) > LIMITS['experiments'][0]:
+        raise ConfigError(f"{path}: {len(data):,} experiments, over hwr's limit of {LIMITS['experiments'][0]:,} in one group "
+                          f"(hwr.util.LIMITS['experiments']); split the group, or use a sweep")
     configs = []
     for i, c in enumerate(data):
         if isinstance(c, dict) and group is not None: c = {'experiment_group': group, **c}
@@ -150,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1: ap.error(f"-j/--jobs must be at least 1, got {args.jobs}")
     flags = (['--save'] if args.save else []) + ({True: ['--wandb'], False: ['--no-wandb']}.get(args.wandb, []))
     try:
-        if not args.run:
-            print('\n'.join(experiment_commands(args.file, args.gpu, flags)))
-            return 0
-        results = run_experiments(load_experiments(args.file), args.jobs, args.out, args.gpu, flags)
+        with sigterm_as_interrupt():   # a kill (SIGTERM) stops it as Ctrl-C does
+            if not args.run:
+                print('\n'.join(experiment_commands(args.file, args.gpu, flags)))
+                return 0
+            results = run_experiments(load_experiments(args.file), args.jobs, args.out, args.gpu, flags)
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
     except GroupInterrupted as e:

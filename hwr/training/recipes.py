@@ -12,6 +12,7 @@ import numpy as np
 import hwr
 from ..data.base import decode, get_dataset_class
 from ..data.corpus import corpus_info, corpus_source, load_corpus
+from ..data.csafe import line_labels_file
 from ..data.fonts import check_fonts_available
 from ..data.mnist_digits import load_mnist_digits
 from ..data.synthetic import SyntheticLinesDataset
@@ -22,6 +23,7 @@ from ..models.base import get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
 from ..predict import CharacterPredictor, LinePredictor
+from .run_experiment import _start_from
 from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights_files, weights_info
 from ..util import sha256sum
 
@@ -35,8 +37,31 @@ RECIPES = {
     'line': {'model': 'LineModelCtc', 'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000},
              'network': 'crnn', 'network_args': {'lstm_layers': 2},
              'train_args': {'batch_size': 16, 'epochs': 3, 'validation_fraction': 0.02, 'lr_decay': True, 'augment': True},
-             'max_minutes': 75},   # the time budget on a two-core CPU (data generation and scoring add about 15 minutes)
+             'max_minutes': 75,   # the time budget on a two-core CPU (data generation and scoring add about 15 minutes)
+             # then real ink: the CSAFE training writers' lines (3 times over) in a mix with 3,000 of the recipe's synthetic lines,
+             # the whole network at a tenth of the learning rate; the mix's test split is the synthetic one (unseen fonts)
+             'stages': {'real': {'dataset': 'MixedLinesDataset', 'dataset_args': {'parts': [
+                 {'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000}, 'take': 3000},
+                 {'dataset': 'CsafeDataset', 'dataset_args': {}, 'repeat': 3}]},
+                 'train_args': {'batch_size': 16, 'epochs': 3, 'learning_rate': 3e-4, 'validation_fraction': 0, 'lr_decay': True, 'augment': True},
+                 'max_minutes': 20}}},
 }
+
+def _scoring_data(info: dict):
+    "The dataset whose test split scores weights: their own, or for a mix its first part's (the mix's test split)."
+    name, args = info['dataset'], info['dataset_args']
+    if name == 'MixedLinesDataset': name, args = args['parts'][0]['dataset'], args['parts'][0].get('dataset_args', {})
+    return get_dataset_class(name)(**args).load_or_generate_data()
+
+def _real_sources(data) -> list[dict]:
+    "What real ink the training saw: for each CSAFE part, its training pages and the sha256 of the page files and the line labels."
+    out = []
+    for d in getattr(data, 'datasets', [data]):
+        if type(d).__name__ != 'CsafeDataset': continue
+        pages = [p for p in d.pages if p['prompt'] == 'WOZ']
+        out.append({'dataset': 'CsafeDataset', 'train_lines': int(len(d.x_train)), 'labels_sha256': sha256sum(line_labels_file(d.labels)),
+                    'pages_sha256': {p['page']: p['sha256'] for p in pages}})
+    return out
 
 def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
     digits = np.array([p.mapping.index(str(d)) for d in range(10)])
@@ -68,8 +93,7 @@ def evaluate_shipped_weights(kind: str, # 'char' or 'line'
     "Score weights on their dataset's test split (and, for characters, on real MNIST digits); update their JSON."
     predictor = (CharacterPredictor if kind == 'char' else LinePredictor)(weights)
     info = predictor.info
-    data = get_dataset_class(info['dataset'])(**info['dataset_args'])
-    data.load_or_generate_data()
+    data = _scoring_data(info)
     n_check = n_check or (5000 if kind == 'char' else 500)
     info['metrics'] = (_char_metrics if kind == 'char' else _line_metrics)(predictor, data, n_check)
     weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
@@ -92,26 +116,42 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
+                          stage: str | None = None, # a later stage of the recipe (e.g. 'real' for lines), continuing from `init_weights` (default: the weights in `out_dir`)
                           verbose: int = 2,
                          ) -> dict: # the JSON written beside the weights
     "Train the model behind `CharacterPredictor` or `LinePredictor` on embedded data and save weights + JSON."
     if kind not in RECIPES: raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(RECIPES)}")
     r = copy.deepcopy(RECIPES[kind])
+    stages = r.pop('stages', {})
+    out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
+    retrain = RETRAIN.format(kind=kind)
+    if stage is not None:
+        if stage not in stages: raise ValueError(f"the {kind} recipe has no stage {stage!r}; its stages: {', '.join(stages) or 'none'}")
+        r.update(stages[stage])
+        steps = [f'train_shipped_weights("{kind}")'] + [f'train_shipped_weights("{kind}", stage="{s}")' for s in list(stages)[:list(stages).index(stage) + 1]]
+        retrain = retrain.replace(steps[0], '; '.join(steps))    # every stage up to this one, in order
+        if init_weights is None:
+            init_weights = out_dir/f"{SHIPPED[kind]}.weights.h5"
+            if not init_weights.is_file():
+                raise FileNotFoundError(f"stage {stage!r} continues from trained weights and {out_dir} has none; "
+                                        f"train the first stage first: train_shipped_weights({kind!r}, out_dir)")
     recipe_minutes = r.pop('max_minutes', None)
     max_minutes = recipe_minutes if max_minutes is None else (max_minutes or None)
     r['dataset_args'].update(dataset_args or {})
     if epochs is not None: r['train_args']['epochs'] = int(epochs)
     r['network_args'] = full_network_args(r['network'], r['network_args'])
-    out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
     _check_recorded_fonts(kind, out_dir)
     t0 = time.time()
     model = get_model_class(r['model'])(r['dataset'], r['network'], r['dataset_args'], r['network_args'])
+    fit_args = dict(r['train_args'])
+    if fit_args.pop('learning_rate', None) is not None:
+        model.learning_rate = r['train_args']['learning_rate']; model.compile()
     before = None
     if init_weights is not None:
-        init_path, before = weights_files(kind, init_weights)[0], weights_info(kind, init_weights)
-        model.network.load_weights(init_path)
+        before = {**weights_info(kind, init_weights), 'weights_sha256': sha256sum(weights_files(kind, init_weights)[0])}
+        _start_from(model, {'model': r['model'], 'init_weights': str(weights_files(kind, init_weights)[0])})   # checked to fit first
     t_fit = time.time()
-    hist = model.fit(**r['train_args'], time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose)
+    hist = model.fit(**fit_args, time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose)
     seconds, fit_seconds = time.time() - t0, time.time() - t_fit
     stopped = (f"epoch {len(hist.epoch)} of {r['train_args']['epochs']} (time budget {max_minutes:g} min)"
                if max_minutes and fit_seconds >= max_minutes * 60 else None)
@@ -128,13 +168,14 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     info = {'kind': kind, 'model': r['model'], 'dataset': r['dataset'], 'dataset_args': r['dataset_args'],
             'network': r['network'], 'network_args': r['network_args'], 'train_args': r['train_args'],
             'input_shape': shape, 'output_shape': list(model.data.output_shape), 'mapping': ''.join(model.data.mapping),
-            'experiment_config': {k: r[k] for k in ('dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args')},
+            'experiment_config': {**{k: r[k] for k in ('dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args')},
+                                  **({'init_weights': 'shipped'} if stage else {})},
             'history': {k: [round(float(v), 4) for v in vs] for k, vs in hist.history.items()},
             'train_seconds': round(seconds), 'stopped_early': stopped,
             'params': int(net.count_params()),
             'trained_with': {'hwr': hwr.__version__, 'keras': keras.__version__, 'tensorflow': tf.__version__,
                              'python': platform.python_version(), 'machine': platform.machine()},
-            'retrain': RETRAIN.format(kind=kind),
+            'retrain': retrain, 'stage': stage, 'real_ink': _real_sources(model.data),
             'fonts': dict(kv.split('=', 1) for kv in model.data.attrs.get('fonts_sha256', '').split(',') if kv),
             'corpus': model.data.attrs.get('corpus_source', model.data.attrs.get('corpus'))}
     if before is not None: info['continued_from'] = before

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..data.base import get_dataset_class
 from .gpu_manager import select_gpu
+from ..util import LIMITS, StructuredTextError, limit_problem, read_structured, read_user_file, sigterm_as_interrupt, writing
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'REQUIRED_KEYS', 'STRATEGIES', 'TRAIN_ARGS', 'PRETRAIN_KEYS', 'PREDICTOR_KINDS', 'ConfigError',
@@ -23,13 +24,9 @@ class ConfigError(ValueError):
 
 def parse_config(text: str, # a JSON object, as typed on the command line
                 ) -> dict:
-    "The config in `text`, with a pointer to the exact spot when the JSON is invalid."
-    try: config = json.loads(text)
-    except json.JSONDecodeError as e:
-        line = text.splitlines()[e.lineno - 1] if text.strip() else ''
-        hint = " (JSON needs double quotes around names and strings)" if "'" in text else ''
-        raise ConfigError(f"invalid JSON at line {e.lineno}, column {e.colno} (character {e.pos}): {e.msg}{hint}\n"
-                          f"    {line}\n    {' ' * (e.colno - 1)}^") from None
+    "The config in `text`, with a pointer to the exact spot when the JSON is invalid (size and nesting bounded: `hwr.util.read_structured`)."
+    try: config = read_structured(text, 'json', 'the config')
+    except StructuredTextError as e: raise ConfigError(str(e)) from None
     if not isinstance(config, dict):
         raise ConfigError(f"the config must be a JSON object {{...}}, got {type(config).__name__}: {text[:60]}")
     return config
@@ -91,6 +88,8 @@ def _range_problem(name: str, v, default) -> str | None:
         return None if ok else f"must be a non-empty list of positive integers (like its default {list(default)!r}), got {v!r}"
     if not number or isinstance(default, bool) or not _is_number(default) or default <= 0: return None
     if _is_count(default) and _is_count(v) and v < 1: return f"must be at least 1 (like its default {default!r}), got {v!r}"
+    over = limit_problem(name, v)
+    if over: return over[len(name) + 1:]                # "is 100,000, over hwr's limit of 16 (...)"
     if isinstance(default, float) and v < 0: return f"must not be negative (its default is {default!r}), got {v!r}"
     return None
 
@@ -158,6 +157,8 @@ def _problems(config: dict, check_names: bool) -> list[str]:
             problems.append(f"unknown train_args key {k!r}{_did_you_mean(k, TRAIN_ARGS)}; valid: {', '.join(TRAIN_ARGS)}")
         elif k in ('batch_size', 'epochs') and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
             problems.append(f"train_args {k!r} must be a positive integer, got {_type_name(v)} {v!r}")
+        elif k in ('batch_size', 'epochs') and limit_problem(k, v):
+            problems.append(f"train_args {limit_problem(k, v)}")
         elif k == 'seed' and not (isinstance(v, int) and not isinstance(v, bool)):
             problems.append(f"train_args 'seed' must be an integer, got {_type_name(v)} {v!r}")
         elif k == 'validation_fraction' and not (_is_number(v) and 0 <= v < 1):
@@ -189,6 +190,16 @@ def _problems(config: dict, check_names: bool) -> list[str]:
         if not problems: problems += _shape_problems(config, dataset_cls, network_fn)
     return problems
 
+def _sketch_network(network_fn, planned, network_args: dict):
+    "The network built for its shapes and weight count only: no weight is initialised (a network too large to train is found in a second)."
+    import keras
+    from keras.src.backend.common import global_state     # Keras keeps the weights it has not initialised here
+    with keras.StatelessScope(initialize_variables=False): net = network_fn(*planned, **network_args)
+    ours = {id(v) for v in net.weights}
+    pending = global_state.get_global_attribute('uninitialized_variables') or []
+    global_state.set_global_attribute('uninitialized_variables', [v for v in pending if id(v) not in ours])
+    return net
+
 def _shape_problems(config: dict, dataset_cls, network_fn) -> list[str]:
     "The dataset's own checks, and whether the network can be built for the arrays it will make, before any data is made or read."
     try:
@@ -200,11 +211,12 @@ def _shape_problems(config: dict, dataset_cls, network_fn) -> list[str]:
     if len(planned[1]) != 2: return []                  # a character network fits any 28×28 data; frames matter for lines
     if (config.get('train_args') or {}).get('strategy') == 'multi_worker':
         return []                                       # TensorFlow must meet its multi-worker strategy before any model: checked in the run
-    try: network_fn(*planned, **(config.get('network_args') or {}))
+    try: net = _sketch_network(network_fn, planned, config.get('network_args') or {})
     except (ValueError, TypeError) as e:
         (h, w), (length, _) = planned
         return [f"network {config['network']!r} does not fit {config['dataset']}'s {h}×{w} images with up to {length} characters: {e}"]
-    return []
+    return [p for p in [limit_problem(f"network {config['network']!r} with these network_args: its weight count",
+                                      net.count_params(), 'params')] if p]
 
 def _pretrain_config(config: dict) -> tuple[dict | None, list[str]]:
     "The experiment `config` turned into the config of its `pretrain` stage, or the problems with its `pretrain` block."
@@ -388,7 +400,10 @@ def _metric_name(model) -> str:
 
 def _write_json(path: Path, data) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.part'); tmp.write_text(json.dumps(data, indent=1, default=str)); os.replace(tmp, path)
+    tmp = path.with_name(path.name + '.part')
+    try:
+        with writing(path): tmp.write_text(json.dumps(data, indent=1, default=str)); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
     return path
 
 def save_experiment(result: ExperimentResult, # a finished run
@@ -606,14 +621,11 @@ def run_experiment(config: dict | str, # a config dict, or its JSON text
 
 # %% ../../nbs/31_training.run_experiment.ipynb #c8274875
 def _read_config_arg(arg: str) -> dict:
-    if arg == '-':                               # the config on standard input
-        try: return parse_config(sys.stdin.read())
-        except ConfigError as e: raise ConfigError(f"standard input: {e}") from None
     text = arg.strip()
-    if not text.startswith('{') and Path(arg).is_file():
-        try: return parse_config(Path(arg).read_text(encoding='utf-8'))
-        except UnicodeDecodeError: raise ConfigError(f"{arg}: not a text file; a config is JSON text") from None
-        except ConfigError as e: raise ConfigError(f"{arg}: {e}") from None
+    if arg == '-' or (not text.startswith('{') and Path(arg).exists()):   # standard input, or a file (only a regular one is read)
+        where = 'standard input' if arg == '-' else arg
+        try: return parse_config(read_user_file(arg, 'config'))
+        except (ConfigError, StructuredTextError) as e: raise ConfigError(f"{where}: {e}") from None
     if not text.startswith('{'):
         raise ConfigError(f"expected a JSON config such as '{{\"dataset\": ...}}' or the path of a JSON file, got {arg!r}")
     return parse_config(text)
@@ -635,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_dir and Path(args.save_dir).exists() and not Path(args.save_dir).is_dir():
         ap.error(f"--save-dir {args.save_dir} is a file, not a folder: name a folder (it is created if missing)")
     try:
-        run_experiment(_read_config_arg(args.config), save=args.save, gpu=args.gpu, use_wandb=args.wandb, save_dir=args.save_dir, results_path=args.results)
+        with sigterm_as_interrupt():             # a kill (SIGTERM) ends the run as Ctrl-C does
+            run_experiment(_read_config_arg(args.config), save=args.save, gpu=args.gpu, use_wandb=args.wandb, save_dir=args.save_dir, results_path=args.results)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr); return 2
     except TimeoutError as e:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .run_experiment import ConfigError, _did_you_mean, validate_config, wandb_mode
+from ..util import LIMITS, StructuredTextError, read_structured, read_user_file, sigterm_as_interrupt
 
 # %% auto #0
 __all__ = ['SWEEP_KEYS', 'METHODS', 'PARAM_KEYS', 'DISTRIBUTIONS', 'DEFAULT_COMMAND', 'check_parameter', 'flatten_parameters',
@@ -87,11 +88,9 @@ def load_sweep(source: str | Path | dict, # path of a W&B sweep YAML file, or th
     if isinstance(source, dict): sweep, where = dict(source), 'sweep'
     else:
         path = Path(source)
-        if str(source) == '-': text, path = sys.stdin.read(), 'standard input'      # the sweep on standard input
-        elif not path.is_file(): raise FileNotFoundError(f"no sweep file {path}")
-        else: text = path.read_text(encoding='utf-8', errors='replace')
-        try: sweep = yaml.safe_load(text)
-        except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        if str(source) == '-': path = 'standard input'      # the sweep on standard input
+        try: sweep = read_structured(read_user_file(source, 'sweep file'), 'yaml', f"the sweep file")
+        except StructuredTextError as e: raise ConfigError(f"{path} is not a sweep file hwr can read: {e}") from None
         where = str(path)
     if not isinstance(sweep, dict): raise ConfigError(f"{where}: a sweep file must be a YAML mapping")
     unknown = [k for k in sweep if k not in SWEEP_KEYS]
@@ -101,6 +100,9 @@ def load_sweep(source: str | Path | dict, # path of a W&B sweep YAML file, or th
     metric = sweep.get('metric')
     if not (isinstance(metric, dict) and isinstance(metric.get('name'), str)):
         raise ConfigError(f"{where}: `metric` needs a `name` (e.g. test_accuracy) and a `goal` (maximize or minimize)")
+    cap = sweep.get('run_cap')
+    if cap is not None and not (isinstance(cap, int) and not isinstance(cap, bool) and 1 <= cap <= LIMITS['sweep_trials'][0]):
+        raise ConfigError(f"{where}: run_cap must be a whole number from 1 to {LIMITS['sweep_trials'][0]:,} (hwr.util.LIMITS['sweep_trials']), got {cap!r}")
     if metric.get('goal', 'minimize') not in ('maximize', 'minimize'):
         raise ConfigError(f"{where}: metric goal must be maximize or minimize, got {metric.get('goal')!r}")
     sweep['metric'] = {'goal': 'minimize', **metric}  # W&B's default goal
@@ -109,13 +111,26 @@ def load_sweep(source: str | Path | dict, # path of a W&B sweep YAML file, or th
     return sweep
 
 # %% ../../nbs/33_training.sweeps.ipynb #6eb65fbc
-def _grid_values(name: str, spec: dict) -> list:
+def _grid_size(name: str, spec: dict) -> int:
+    "How many values a parameter takes in a grid, counted without listing them."
     d = spec['distribution']
+    if d == 'constant': return 1
+    if d == 'categorical': return len(spec['values'])
+    if d == 'int_uniform': return max(0, spec['max'] - spec['min'] + 1)
+    if d == 'q_uniform': return int(math.floor((spec['max'] - spec['min']) / spec.get('q', 1) + 1e-9)) + 1
+    raise ConfigError(f"grid search needs a finite set of values, but parameter {name!r} is a continuous {d} "
+                      f"range; give it `values: [...]` or use `method: random` (with --count N)")
+
+def _grid_values(name: str, spec: dict) -> list:
+    d, top = spec['distribution'], LIMITS['sweep_trials'][0]
+    if _grid_size(name, spec) > top:
+        raise ConfigError(f"parameter {name!r} takes {_grid_size(name, spec):,} values in a grid, over hwr's limit of {top:,} trials "
+                          f"(hwr.util.LIMITS['sweep_trials']); give it fewer values, a larger q, or use method: random with --count N")
     if d == 'constant': return [spec['value']]
     if d == 'categorical': return list(spec['values'])
     if d == 'int_uniform': return list(range(spec['min'], spec['max'] + 1))
     if d == 'q_uniform':
-        q = spec.get('q', 1); n = int(math.floor((spec['max'] - spec['min']) / q + 1e-9))
+        q = spec.get('q', 1); n = _grid_size(name, spec) - 1
         return [_round_q(spec['min'] + i * q, q) for i in range(n + 1)]
     raise ConfigError(f"grid search needs a finite set of values, but parameter {name!r} is a continuous {d} "
                       f"range; give it `values: [...]` or use `method: random` (with --count N)")
@@ -125,10 +140,16 @@ def _round_q(x, q):
     return int(v) if float(q).is_integer() else round(v, 10)
 
 def grid_trials(params: dict[str, dict], # flattened, checked parameters
+                count: int | None = None, # only the first `count` combinations (the grid is never built in full)
                ) -> list[dict]:
-    "Every combination of the parameters' values, in file order (the last parameter varies fastest)."
-    names = list(params)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(_grid_values(n, params[n]) for n in names))]
+    "Every combination of the parameters' values (or the first `count`), in file order (the last parameter varies fastest)."
+    names, top = list(params), LIMITS['sweep_trials'][0]
+    total = math.prod(_grid_size(n, params[n]) for n in names)     # counted before anything is built
+    if total > top and (count is None or count > top):
+        raise ConfigError(f"the grid has {total:,} combinations, over hwr's limit of {top:,} trials (hwr.util.LIMITS['sweep_trials']); "
+                          f"give fewer values, or run the first N with --count N")
+    combos = itertools.islice(itertools.product(*(_grid_values(n, params[n]) for n in names)), count)
+    return [dict(zip(names, combo)) for combo in combos]
 
 def sample_parameter(spec: dict, rng: np.random.Generator):
     "One random value of a parameter."
@@ -166,9 +187,10 @@ def propose_trials(sweep: dict, # from `load_sweep`
         raise ConfigError("method 'bayes' needs W&B's sweep server, which picks each trial from the results so far; "
                           "it is not available offline. Run online (`wandb login`, then hwr-sweep FILE), or run the "
                           "same parameters as random search here: hwr-sweep FILE --method random --count N")
-    if method == 'grid':
-        trials = grid_trials(sweep['flat_parameters'])
-        return trials[:count] if count else trials
+    top = LIMITS['sweep_trials'][0]
+    if count is not None and not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= top):
+        raise ConfigError(f"the number of trials must be a whole number from 1 to {top:,} (hwr.util.LIMITS['sweep_trials']), got {count!r}")
+    if method == 'grid': return grid_trials(sweep['flat_parameters'], count or None)
     if method == 'random':
         if not count: raise ConfigError("random search never ends by itself: give --count N (or run_cap in the sweep file)")
         return random_trials(sweep['flat_parameters'], count, seed)
@@ -363,12 +385,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.jobs < 1: ap.error(f"-j/--jobs must be at least 1, got {args.jobs}")
     if args.count is not None and args.count < 1: ap.error(f"--count must be at least 1, got {args.count}")
+    if args.count is not None and args.count > LIMITS['sweep_trials'][0]:
+        ap.error(f"--count is {args.count:,}, over hwr's limit of {LIMITS['sweep_trials'][0]:,} trials (hwr.util.LIMITS['sweep_trials'])")
     try:
-        sweep = load_sweep(args.file)
-        if use_wandb_sweep(args.local) and args.wandb is not False:
-            return run_wandb_sweep(sweep, args.count)
-        records = run_local_sweep(sweep, args.count, args.method, args.jobs, args.out, args.runner, args.gpu,
-                                  args.wandb, args.template, args.seed)
+        with sigterm_as_interrupt():   # a kill (SIGTERM) stops it as Ctrl-C does
+            sweep = load_sweep(args.file)
+            if use_wandb_sweep(args.local) and args.wandb is not False:
+                return run_wandb_sweep(sweep, args.count)
+            records = run_local_sweep(sweep, args.count, args.method, args.jobs, args.out, args.runner, args.gpu,
+                                      args.wandb, args.template, args.seed)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr); return 2
     metric, goal = sweep['metric']['name'], sweep['metric']['goal']
