@@ -4,74 +4,218 @@
 
 # %% ../nbs/54_serve.ipynb #2d43458f
 from __future__ import annotations
-import argparse, base64, binascii, io, os, sys, threading
+import argparse, base64, binascii, functools, io, json, math, os, re, socket, sys, threading, time, warnings
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 from . import __version__
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_BYTES', 'MODELS', 'PAGE', 'ReadError', 'Readers', 'create_app', 'main']
+__all__ = ['MAX_UPLOAD_BYTES', 'MODELS', 'FIELDS', 'PAGE', 'LIMITS_HELP', 'Limits', 'ReadError', 'Busy', 'parse_beam',
+           'check_pixels', 'Readers', 'json_depth', 'create_app', 'make_server', 'check_host', 'main']
 
 # %% ../nbs/54_serve.ipynb #737e4685
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024       # a request larger than this is refused (413) before it is read
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024       # a request body larger than this is refused (413) before it is read
 MODELS = ('auto', 'char', 'line', 'page')
+FIELDS = ('image', 'model', 'beam')      # everything a request may send
+
+@dataclass(frozen=True)
+class Limits:
+    "Every size and wait hwr-serve lets a client control, and its bound (the table above)."
+    max_bytes: int = MAX_UPLOAD_BYTES    # a request body, multipart or JSON, with or without Content-Length
+    max_pixels: int = 25_000_000         # an image's width × height, read from its header before it is decoded
+    max_form_parts: int = 8              # parts of a multipart body (image, model, beam and a few to spare)
+    max_field_bytes: int = 1024          # one multipart text field (model, beam)
+    max_json_depth: int = 8              # nesting of [ and { in a JSON body, counted before it is parsed
+    max_header_bytes: int = 32 * 1024    # the request line and headers
+    header_timeout: float = 10.0         # seconds from a request's first byte to the end of its headers
+    request_timeout: float = 60.0        # seconds from a request's first byte to the end of its body
+    idle_timeout: int = 15               # seconds a connection may send nothing before it is closed
+    max_connections: int = 1000          # connections open at once; more wait in the listen queue
+    threads: int = 4                     # requests answered at once
+    heavy_reads: int = 2                 # of those, reads of a page or with beam > 1; one more gets 503 at once
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"Limits.{f.name} must be a positive finite number, got {v!r}")
+        if self.heavy_reads >= self.threads:
+            raise ValueError(f"Limits.heavy_reads ({self.heavy_reads}) must be below threads ({self.threads}), so quick reads always find a thread")
 
 class ReadError(ValueError):
-    "A request hwr cannot read: the message says what is wrong with it."
+    "A request hwr cannot read: the message says what is wrong with it; `status` is the HTTP status it earns."
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message); self.status = status
+
+class Busy(RuntimeError):
+    "Every slot for heavy reads is taken: the client should try again in a few seconds (503)."
+
+def _kind_of(value) -> str:
+    "How JSON would name `value`'s type, for messages."
+    return ('null' if value is None else str(value).lower() if isinstance(value, bool) else 'a string' if isinstance(value, str) else
+            'a list' if isinstance(value, list) else 'an object' if isinstance(value, dict) else 'a number' if isinstance(value, (int, float))
+            else type(value).__name__)
+
+def parse_beam(value) -> int:
+    "`value` (a JSON number, or text from a form) as a beam width from 1 to `MAX_BEAM_WIDTH`, or a ReadError naming what is wrong."
+    from hwr.decode import MAX_BEAM_WIDTH
+    what = f"beam must be an integer from 1 to {MAX_BEAM_WIDTH}"
+    if isinstance(value, str):                               # a form's text: digits only, and not thousands of them
+        if not re.fullmatch(r'\s*[+-]?\d{1,18}\s*', value): raise ReadError(f"{what}, got {value[:40]!r}")
+        value = int(value)
+    if isinstance(value, float):
+        raise ReadError(f"{what}, got {value}" + (" (not a finite number)" if not math.isfinite(value) else " (not a whole number)"))
+    if isinstance(value, bool) or not isinstance(value, int): raise ReadError(f"{what}, got {_kind_of(value)}")
+    if not 1 <= value <= MAX_BEAM_WIDTH: raise ReadError(f"{what}, got {value}")
+    return value
+
+def check_pixels(image: bytes, max_pixels: int = Limits.max_pixels) -> tuple[int, int]:
+    "The (width, height) of the image file in `image`, read from its header; a ReadError if it is not an image or has more than `max_pixels` pixels."
+    from PIL import Image, UnidentifiedImageError
+    limit = f"hwr-serve reads up to {max_pixels / 1e6:g} million: scale it down or crop it to the writing"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(image)) as im: w, h = im.size
+    except UnidentifiedImageError:
+        raise ReadError("the uploaded image is not an image file that PIL can read (PNG, JPEG, BMP, TIFF, ...); send a picture of the writing") from None
+    except Image.DecompressionBombError:
+        raise ReadError(f"the uploaded image has far too many pixels; {limit}") from None
+    except Exception as e:                                   # a broken header, in any of PIL's formats
+        raise ReadError(f"the uploaded image cannot be read ({type(e).__name__}: {e}); send a PNG or JPEG file") from None
+    if w * h > max_pixels: raise ReadError(f"the uploaded image is {w}×{h}, {w * h / 1e6:.1f} million pixels; {limit}")
+    return w, h
 
 class Readers:
-    "The predictors a server reads with, built on first use and shared by all requests (one network call at a time)."
-    def __init__(self, lm=None):
-        self.lm, self._made, self._lock = lm, {}, threading.Lock()
+    "The predictors a server reads with: built once, on first use, and shared; reads run side by side, at most `heavy_reads` heavy ones."
+    def __init__(self, lm=None, # None, 'shipped' or a saved language model, for lines and pages
+                 heavy_reads: int = Limits.heavy_reads, # page reads or beam > 1 at once; one more raises `Busy`
+                 max_pixels: int = Limits.max_pixels):
+        self.lm, self.max_pixels, self._made, self._lock = lm, max_pixels, {}, threading.Lock()
+        self.heavy_reads, self._heavy = heavy_reads, threading.BoundedSemaphore(heavy_reads)
 
     def get(self, kind: str):
         from hwr.predict import CharacterPredictor, LinePredictor, PagePredictor
-        if kind not in self._made:
-            self._made[kind] = (CharacterPredictor() if kind == 'char' else
-                                PagePredictor(lm=self.lm) if kind == 'page' else LinePredictor(lm=self.lm))
-        return self._made[kind]
+        with self._lock:                                     # built once, even when the first requests arrive together
+            if kind not in self._made:
+                self._made[kind] = (CharacterPredictor() if kind == 'char' else
+                                    PagePredictor(lm=self.lm) if kind == 'page' else LinePredictor(lm=self.lm))
+            return self._made[kind]
 
     def read(self, image: bytes, model: str = 'auto', beam: int = 1) -> dict:
         "Read one image (the bytes of a PNG, JPEG, ...): text, confidence, the model used, and a page's lines."
-        from hwr.decode import MAX_BEAM_WIDTH
         from hwr.predict import auto_kind
-        if model not in MODELS: raise ReadError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
-        if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM_WIDTH:
-            raise ReadError(f"beam must be an integer from 1 to {MAX_BEAM_WIDTH}, got {beam!r}")
-        if not image: raise ReadError("no image: send one as the multipart field 'image', or as base64 in the JSON field 'image'")
+        if not isinstance(model, str) or model not in MODELS:
+            raise ReadError(f"unknown model {model!r}; valid: {', '.join(MODELS)}" if isinstance(model, str) else
+                            f"model must be one of {', '.join(MODELS)}, got {_kind_of(model)}")
+        beam = parse_beam(beam)
+        if not image: raise ReadError("no image: send one as the multipart file field 'image', or as base64 in the JSON field 'image'")
+        check_pixels(image, self.max_pixels)                 # before anything decodes it
         def src():
             f = io.BytesIO(image); f.name = 'the uploaded image'; return f
-        with self._lock:
-            kind = model if model != 'auto' else auto_kind(src(), None)
+        kind = model if model != 'auto' else auto_kind(src(), None)
+        heavy = kind == 'page' or beam > 1
+        if heavy and not self._heavy.acquire(blocking=False):
+            raise Busy(f"hwr-serve is already running {self.heavy_reads} heavy read{'s' * (self.heavy_reads > 1)} (a page, or beam > 1); "
+                       "try again in a few seconds, or read a line with beam 1")
+        try:
             if kind == 'page':
                 page = self.get('page').predict(src(), beam)
                 return {'model': kind, 'text': page['text'], 'confidence': round(page['confidence'], 4), 'lines': page['lines']}
             text, conf = self.get(kind).predict(src()) if kind == 'char' else self.get(kind).predict(src(), beam)
+        finally:
+            if heavy: self._heavy.release()
         return {'model': kind, 'text': text, 'confidence': round(float(conf), 4)}
 
 # %% ../nbs/54_serve.ipynb #d8526db2
-def _request_image(request) -> tuple[bytes, str, int]:
-    "The image bytes, model and beam width of a request: multipart (field 'image') or JSON {'image': base64, 'model', 'beam'}."
-    if request.files:
-        if 'image' not in request.files: raise ReadError(f"the multipart field must be named 'image', got {', '.join(request.files)}")
-        data, args = request.files['image'].read(), request.form
-    else:
-        args = request.get_json(silent=True)
-        if not isinstance(args, dict): raise ReadError("send the image as multipart/form-data (field 'image') or JSON {\"image\": <base64>}")
-        try: data = base64.b64decode(args.get('image') or '', validate=True)
-        except (binascii.Error, TypeError, ValueError): raise ReadError("the JSON field 'image' is not base64") from None
-    model = args.get('model', 'auto')
-    try: beam = int(args.get('beam', 1))
-    except (TypeError, ValueError): raise ReadError(f"beam must be an integer, got {args.get('beam')!r}") from None
-    return data, model, beam
+_ESCAPE, _STRING = re.compile(rb'\\.', re.S), re.compile(rb'"[^"]*"')
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b'[]{}')))
+
+def json_depth(body: bytes) -> int:
+    "How deeply arrays and objects nest in the JSON text `body`, counted over its bytes (strings skipped) without parsing it."
+    import numpy as np
+    bare = _STRING.sub(b'', _ESCAPE.sub(b'', body))          # escapes first, so an escaped quote does not end a string
+    brackets = bare.translate(None, _NOT_BRACKET)
+    if not brackets: return 0
+    a = np.frombuffer(brackets, np.uint8)
+    step = ((a == ord('[')) | (a == ord('{'))).astype(np.int8) * 2 - 1
+    return int(np.cumsum(step, dtype=np.int32).max(initial=0))
+
+def _json_fields(body: bytes, limits: Limits) -> dict:
+    depth = json_depth(body)
+    if depth > limits.max_json_depth:
+        raise ReadError(f"the JSON body nests {depth:,} levels deep; hwr-serve takes at most {limits.max_json_depth}: "
+                        'send one flat object {"image": <base64>, "model": ..., "beam": ...}')
+    def constant(name): raise ReadError(f"the JSON holds {name}, which is not a JSON number; send beam as an integer such as 10")
+    def integer(text):
+        from hwr.decode import MAX_BEAM_WIDTH
+        if len(text) > 19: raise ReadError(f"the JSON holds a {len(text):,}-digit number; beam is an integer from 1 to {MAX_BEAM_WIDTH}")
+        return int(text)
+    try: args = json.loads(body, parse_constant=constant, parse_int=integer)
+    except ReadError: raise
+    except ValueError as e:
+        raise ReadError(f'the request body is not valid JSON ({e}); send {{"image": <base64>}} with Content-Type: application/json') from None
+    if not isinstance(args, dict): raise ReadError(f'the JSON body is {_kind_of(args)}; send one object {{"image": <base64>, "model": ..., "beam": ...}}')
+    unknown = [k for k in args if k not in FIELDS]
+    if unknown: raise ReadError(f"unknown field {unknown[0][:40]!r}; the API takes {', '.join(FIELDS)}")
+    if isinstance(args.get('beam'), str):                   # a form sends text; JSON has numbers
+        raise ReadError(f"beam must be an integer from 1 to 100, got the string {args['beam'][:40]!r}; send it as a JSON number: \"beam\": 10")
+    image = args.get('image')
+    if image is not None and not isinstance(image, str): raise ReadError(f"the JSON field 'image' must be base64 text, got {_kind_of(image)}")
+    try: args['image'] = base64.b64decode(image or '', validate=True)
+    except (binascii.Error, ValueError): raise ReadError("the JSON field 'image' is not base64; send the file's bytes base64-encoded") from None
+    return args
+
+def _form_fields(body: bytes, params: dict, limits: Limits) -> dict:
+    from werkzeug.exceptions import RequestEntityTooLarge
+    from werkzeug.formparser import FormDataParser
+    boundary = params.get('boundary', '')
+    how = "let your HTTP client build the form, e.g. curl -F image=@line.png -F model=line"
+    if not boundary: raise ReadError(f"the multipart body has no boundary in its Content-Type header; {how}")
+    parts = body.count(b'--' + boundary.encode('latin-1', 'replace')) - 1
+    if parts > limits.max_form_parts:
+        raise ReadError(f"the form has {parts:,} parts; hwr-serve takes at most {limits.max_form_parts}: send image (a file), model and beam only")
+    parser = FormDataParser(max_form_parts=limits.max_form_parts, silent=False)   # the body is in memory already, bounded
+    try: _, form, files = parser.parse(io.BytesIO(body), 'multipart/form-data', len(body), params)
+    except RequestEntityTooLarge:                           # werkzeug's own count of parts, should it find more than ours
+        raise ReadError(f"the form has more than {limits.max_form_parts} parts; send image (a file), model and beam only") from None
+    except ValueError as e: raise ReadError(f"the multipart body is malformed ({e}); {how}") from None
+    names = [k for k, _ in form.items(multi=True)] + [k for k, _ in files.items(multi=True)]
+    for k in names:
+        if k not in FIELDS: raise ReadError(f"unknown form field {k[:40]!r}; the API takes image (a file), model and beam")
+        if names.count(k) > 1: raise ReadError(f"the form field {k!r} is sent {names.count(k)} times; send it once")
+    if 'image' in form: raise ReadError("the form field 'image' must be a file part (curl -F image=@line.png), not text")
+    for k, v in form.items():
+        if len(v.encode()) > limits.max_field_bytes:
+            raise ReadError(f"the form field {k!r} is {len(v.encode()):,} bytes long; it takes a short value (at most {limits.max_field_bytes:,} bytes)")
+    args = {k: v for k, v in form.items()}
+    args['image'] = files['image'].read() if 'image' in files else b''
+    return args
+
+def _request_fields(request, limits: Limits) -> tuple[bytes, object, object]:
+    "The image bytes, model and beam of a request (multipart or JSON), each checked."
+    if request.mimetype == 'multipart/form-data': kind = 'form'
+    elif request.is_json: kind = 'json'
+    else: raise ReadError(f"the body's Content-Type is {request.mimetype or 'missing'}; send multipart/form-data (a file field 'image') "
+                          'or application/json ({"image": <base64>})', 415)
+    body = request.get_data(cache=False)                    # past MAX_CONTENT_LENGTH: 413, before the body is read
+    args = _form_fields(body, request.mimetype_params, limits) if kind == 'form' else _json_fields(body, limits)
+    return args['image'], args.get('model', 'auto'), args.get('beam', 1)
 
 def create_app(readers: Readers | None = None, # the predictors (default: the shipped ones, without a language model)
-               max_bytes: int = MAX_UPLOAD_BYTES):
-    "The Flask app: the page at `/`, `POST /api/read` (JSON out), `GET /api/health`."
+               max_bytes: int | None = None, # the largest request body (default: `limits.max_bytes`)
+               limits: Limits | None = None, # every other bound (default: `Limits()`)
+              ):
+    "The Flask app: the page at `/`, `POST /api/read` and `GET /api/health`; every answer but the page is JSON, errors too."
+    from dataclasses import replace
     from flask import Flask, jsonify, request
+    from werkzeug.exceptions import HTTPException
+    limits = limits or Limits()
+    if max_bytes is not None: limits = replace(limits, max_bytes=max_bytes)
     app = Flask('hwr.serve')
-    app.config['MAX_CONTENT_LENGTH'] = max_bytes
-    readers = readers or Readers()
+    app.config['MAX_CONTENT_LENGTH'] = limits.max_bytes
+    readers = readers or Readers(heavy_reads=limits.heavy_reads, max_pixels=limits.max_pixels)
 
     @app.get('/')
     def page(): return PAGE.replace('{{version}}', __version__), 200, {'Content-Type': 'text/html; charset=utf-8'}
@@ -82,19 +226,28 @@ def create_app(readers: Readers | None = None, # the predictors (default: the sh
     @app.post('/api/read')
     def read():
         try:
-            data, model, beam = _request_image(request)
+            data, model, beam = _request_fields(request, limits)
             return jsonify(readers.read(data, model, beam))
-        except (ReadError, OSError, ValueError) as e:       # the image's own problems: named, not a traceback
-            return jsonify(error=str(e)), 400
+        except Busy as e: return jsonify(error=str(e)), 503, {'Retry-After': '5'}
+        except (ReadError, OSError, ValueError) as e:       # the request's own problems: named, not a traceback
+            return jsonify(error=str(e)), getattr(e, 'status', 400)
 
-    @app.errorhandler(413)
-    def too_large(e): return jsonify(error=f"the request is larger than the {max_bytes:,} bytes this server takes; send a smaller image"), 413
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        code, headers = e.code or 500, {}
+        if code == 404: msg = f"no such page {request.path}; hwr-serve has the page / and the API: POST /api/read, GET /api/health"
+        elif code == 405:
+            allowed = [m for m in (e.valid_methods or []) if m not in ('HEAD', 'OPTIONS')]
+            msg, headers = f"{request.method} is not allowed on {request.path}; use {' or '.join(allowed)}", {'Allow': ', '.join(e.valid_methods or [])}
+        elif code == 413: msg = f"the request is larger than the {limits.max_bytes:,} bytes this server takes; send a smaller image"
+        else: msg = f"{e.name}: {e.description}"
+        return jsonify(error=msg), code, headers
 
-    @app.errorhandler(404)
-    def not_found(e): return jsonify(error=f"no such page {request.path}; the API is POST /api/read and GET /api/health"), 404
-
-    @app.errorhandler(405)
-    def not_allowed(e): return jsonify(error=f"{request.method} is not allowed on {request.path}"), 405
+    @app.errorhandler(Exception)
+    def failed(e):                                          # a fault in hwr, not in the request: one line in the server's log
+        print(f"hwr-serve: {request.method} {request.path} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return jsonify(error=f"hwr-serve failed on this request ({type(e).__name__}); the request may be fine: try again, "
+                             "and if it fails again, report it with the image"), 500
 
     return app
 
@@ -149,26 +302,171 @@ document.getElementById('file').onchange = e => { if (e.target.files[0]) send(e.
 </body></html>
 """
 
+# %% ../nbs/54_serve.ipynb #5e7a1c20
+def _protocol_error(code: int, detail: str, adj) -> str:
+    "The sentence for an error waitress answers before the app sees the request."
+    if code == 413: return f"the request is larger than the {adj.max_request_body_size - 1:,} bytes this server takes; send a smaller image"
+    if code == 431: return f"the request's headers are larger than {adj.max_request_header_size:,} bytes; send fewer or shorter headers"
+    if code == 501: return f"{detail}; send the body with a Content-Length or chunked transfer encoding"
+    if code == 400: return f"the HTTP request is malformed ({detail}); send a well-formed HTTP/1.1 request (curl or a browser do)"
+    return "hwr-serve failed on this request; the request may be fine: try again, and if it fails again, report it"
+
+@functools.cache
+def _channel_class():
+    "waitress's connection class, with hwr's JSON errors and a note of when each request began (waitress is imported only here)."
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+    from waitress.task import ErrorTask
+
+    class Parser(HTTPRequestParser):
+        def __init__(self, adj):
+            super().__init__(adj); self.started = time.time()    # the request's first byte
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self):
+            e = self.request.error
+            body = json.dumps({'error': _protocol_error(e.code, e.body, self.channel.adj)}).encode()
+            self.status = f'{e.code} {e.reason}'
+            self.response_headers.append(('Content-Type', 'application/json'))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class Channel(HTTPChannel):
+        parser_class, error_task_class = Parser, JsonErrorTask
+    return Channel
+
+def _time_out(channel, message: str):
+    "Answer a connection whose request is too slow 408 (JSON), and close it once that is sent."
+    body = json.dumps({'error': message}).encode()
+    head = (f"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    with channel.requests_lock: channel.request = None
+    try: channel.write_soon(head + body)
+    except Exception: channel.will_close = True           # the client is gone already
+    channel.close_when_flushed = True
+
+def _enforce_deadlines(server, limits: Limits, now: float):
+    "Answer 408 and close each connection whose request is past a deadline, or stalled; waitress closes idle ones between requests."
+    for ch in list(server.active_channels.values()):
+        req = ch.request
+        if req is None or ch.requests or ch.will_close or ch.close_when_flushed: continue
+        waited = now - getattr(req, 'started', now)
+        if not req.headers_finished and waited > limits.header_timeout:
+            _time_out(ch, f"the request's headers took more than {limits.header_timeout:g} s to arrive; send the whole request at once")
+        elif waited > limits.request_timeout:
+            _time_out(ch, f"the request took more than {limits.request_timeout:g} s to arrive; send a smaller image or use a faster connection")
+        elif now - ch.last_activity > limits.idle_timeout:
+            _time_out(ch, f"the request stopped arriving: nothing came for {limits.idle_timeout} s; send the whole request at once")
+
+def _open_file_limit(wanted: int) -> int:
+    "Raise this process's open-file limit towards `wanted` where the system allows; how many files it may open."
+    try: import resource
+    except ImportError: return wanted                       # not POSIX: the system's own limit applies
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try: resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        except (ValueError, OSError): pass
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return wanted if soft == resource.RLIM_INFINITY else soft
+
+def make_server(app, host: str = '127.0.0.1', port: int = 8000, limits: Limits | None = None):
+    "A waitress server for `app` on host:port with hwr's limits, bound but not started: `.run()` serves, `.close()` stops."
+    from waitress import create_server
+    from waitress.server import BaseWSGIServer
+    limits = limits or Limits()
+    connections = min(limits.max_connections, _open_file_limit(limits.max_connections + 100) - 100)
+    if connections < limits.max_connections:
+        print(f"hwr-serve: this system lets it open only {connections} connections at once (not {limits.max_connections})", file=sys.stderr)
+    server = create_server(app, host=host, port=port, threads=limits.threads, connection_limit=max(connections, 10),
+                           channel_timeout=limits.idle_timeout, cleanup_interval=1, asyncore_use_poll=True,
+                           max_request_header_size=limits.max_header_bytes, max_request_body_size=limits.max_bytes + 1,   # waitress refuses a body of exactly its size
+                           ident='hwr-serve', expose_tracebacks=False)
+    sockets = server._map if isinstance(server, BaseWSGIServer) else server.map
+    for s in list(sockets.values()):
+        if isinstance(s, BaseWSGIServer):                     # each address it listens on (e.g. IPv4 and IPv6 for localhost)
+            s.channel_class = _channel_class()
+            def maintenance(now, s=s, waitress_pass=s.maintenance):
+                _enforce_deadlines(s, limits, now); waitress_pass(now)
+            s.maintenance = maintenance
+    return server
+
 # %% ../nbs/54_serve.ipynb #96c13cb1
+_HOSTNAME = re.compile(r'(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?')
+
+def check_host(host: str) -> str | None:
+    "None when `host` is an IP address or a host name that resolves, else a sentence saying why not (no socket is bound)."
+    import ipaddress
+    fix = "use 127.0.0.1 (this machine only) or 0.0.0.0 (every network it is on)"
+    if re.fullmatch(r'[\d.]+', host) or ':' in host:         # looks like an address: it must be a valid one
+        try: ipaddress.ip_address(host); return None
+        except ValueError: return f"--host {host!r} is not a valid IP address; {fix}"
+    if not _HOSTNAME.fullmatch(host): return f"--host {host!r} is not an IP address or a host name; {fix}"
+    try: socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e: return f"--host {host!r} does not resolve to an address ({getattr(e, 'strerror', None) or e}); {fix}"
+    return None
+
+def _bind_error(e: OSError, host: str, port: int) -> str:
+    import errno
+    if e.errno == errno.EADDRINUSE: return f"port {port} on {host} is already in use; stop what uses it or pick another with --port"
+    if e.errno == errno.EADDRNOTAVAIL: return f"{host} is not an address of this machine; use 127.0.0.1 or 0.0.0.0, or one of its own addresses"
+    if e.errno == errno.EACCES: return f"listening on port {port} needs administrator rights; use --port 1024 or above (8000 is the default)"
+    return f"cannot listen on {host}:{port}: {e.strerror or e}"
+
+LIMITS_HELP = """limits (what a client may send, and for how long; each is checked before work starts):
+  request body 8 MiB (--max-mb), with or without Content-Length: 413 before it is read
+  image 25 million pixels (--max-megapixels), from its header: 400 before it is decoded
+  beam 1 to 100; a form 8 parts, a text field 1 KiB; JSON nested 8 levels; headers 32 KiB
+  headers within 10 s of a request's first byte (--header-timeout), the whole request within
+  60 s (--request-timeout): 408 and the connection closed; a silent connection is closed after
+  15 s (--idle-timeout)
+  1000 connections at once (--max-connections); more wait in the listen queue
+  4 requests answered at once (--threads), at most half of them heavy (a page, or beam > 1);
+  a heavy read with no free slot gets 503 at once
+every answer, errors too, is JSON {"error": ...}; put a reverse proxy in front for a public service"""
+
 def main(argv: Sequence[str] | None = None) -> int:
     "Console script `hwr-serve`: the page and the API on a local port."
-    p = argparse.ArgumentParser(prog='hwr-serve', description="A web page and a JSON API that read handwriting with hwr's shipped models.")
-    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1: this machine only)')
+    d = Limits()
+    p = argparse.ArgumentParser(prog='hwr-serve', description="A web page and a JSON API that read handwriting with hwr's shipped models.",
+                                epilog=LIMITS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)')
     p.add_argument('--port', type=int, default=8000, help='port (default 8000)')
     p.add_argument('--lm', action='store_true', help="read lines and pages with hwr's English language model")
-    p.add_argument('--max-mb', type=float, default=MAX_UPLOAD_BYTES / 2**20, help='largest request in MiB (default 8)')
+    p.add_argument('--max-mb', type=float, default=d.max_bytes / 2**20, help='largest request body in MiB (default 8, at most 200)')
+    p.add_argument('--max-megapixels', type=float, default=d.max_pixels / 1e6, help='largest image in millions of pixels (default 25, at most 80)')
+    p.add_argument('--threads', type=int, default=d.threads, help='requests answered at once, half of them heavy at most (default 4, from 2 to 64)')
+    p.add_argument('--max-connections', type=int, default=d.max_connections, help='connections open at once (default 1000, from 10 to 10000)')
+    p.add_argument('--header-timeout', type=float, default=d.header_timeout, help="seconds a client has to send a request's headers (default 10)")
+    p.add_argument('--request-timeout', type=float, default=d.request_timeout, help='seconds a client has to send a whole request (default 60)')
+    p.add_argument('--idle-timeout', type=int, default=d.idle_timeout, help='seconds a connection may send nothing (default 15)')
     p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     a = p.parse_args(argv)
     if not 1 <= a.port <= 65535: p.error(f"--port must be from 1 to 65535, got {a.port}")
     if not 0 < a.max_mb <= 200: p.error(f"--max-mb must be more than 0 and at most 200, got {a.max_mb}")
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    app = create_app(Readers(lm='shipped' if a.lm else None), int(a.max_mb * 2**20))
-    try: from waitress import serve
+    if not 0.01 <= a.max_megapixels <= 80: p.error(f"--max-megapixels must be from 0.01 to 80, got {a.max_megapixels}")
+    if not 2 <= a.threads <= 64: p.error(f"--threads must be from 2 to 64, got {a.threads}")
+    if not 10 <= a.max_connections <= 10000: p.error(f"--max-connections must be from 10 to 10000, got {a.max_connections}")
+    if not 1 <= a.header_timeout <= 300: p.error(f"--header-timeout must be from 1 to 300 seconds, got {a.header_timeout}")
+    if not a.header_timeout <= a.request_timeout <= 3600:
+        p.error(f"--request-timeout must be from --header-timeout ({a.header_timeout:g}) to 3600 seconds, got {a.request_timeout}")
+    if not 1 <= a.idle_timeout <= 3600: p.error(f"--idle-timeout must be from 1 to 3600 seconds, got {a.idle_timeout}")
+    why = check_host(a.host)
+    if why: p.error(why)
+    limits = Limits(max_bytes=int(a.max_mb * 2**20), max_pixels=int(a.max_megapixels * 1e6), threads=a.threads, heavy_reads=max(1, a.threads // 2),
+                    max_connections=a.max_connections, header_timeout=a.header_timeout, request_timeout=a.request_timeout, idle_timeout=a.idle_timeout)
+    try: import waitress  # noqa: F401
     except ImportError: p.error("hwr-serve needs waitress: pip install 'hwr[serve]'")
-    print(f"hwr-serve {__version__}: http://{a.host}:{a.port}/  (Ctrl-C stops it)", flush=True)
-    try: serve(app, host=a.host, port=a.port, threads=4, max_request_body_size=int(a.max_mb * 2**20))
-    except KeyboardInterrupt: print("hwr-serve: stopped", file=sys.stderr)
-    except OSError as e: print(f"hwr-serve: cannot listen on {a.host}:{a.port}: {e.strerror}", file=sys.stderr); return 1
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    app = create_app(Readers(lm='shipped' if a.lm else None, heavy_reads=limits.heavy_reads, max_pixels=limits.max_pixels), limits=limits)
+    try: server = make_server(app, a.host, a.port, limits)
+    except OSError as e: p.error(_bind_error(e, a.host, a.port))
+    except ValueError as e: p.error(f"cannot listen on {a.host}:{a.port} ({e}); use 127.0.0.1 or 0.0.0.0")
+    print(f"hwr-serve {__version__}: http://{a.host}:{a.port}/  ({limits.threads} threads, {limits.max_connections} connections, "
+          f"bodies up to {a.max_mb:g} MiB; Ctrl-C stops it)", flush=True)
+    try: server.run()
+    except KeyboardInterrupt: pass
+    print("hwr-serve: stopped", file=sys.stderr)
     return 0
 
 # %% ../nbs/54_serve.ipynb #1a0b18e2

@@ -230,6 +230,94 @@ def _lock_gpu_missing(d):
     return select_gpu(3, manager=GPUManager(lambda: [dict(index=0)], d/'locks', verbose=False))
 
 
+class _QuickReaders:
+    "Stands in for hwr-serve's predictors where a case is about the request, not the reading."
+    def read(self, image, model='auto', beam=1): return {'model': 'char', 'text': 'a', 'confidence': 1.0}
+
+
+def _serve_call(method='post', path='/api/read', readers=None, limits=None, **kw):
+    "One request to hwr-serve's app through Flask's test client; the answer must be JSON. Prints its error, returns the status."
+    from hwr.serve import create_app
+    r = getattr(create_app(readers, limits=limits).test_client(), method)(path, **kw)
+    assert r.is_json, f'{r.status_code} answered as {r.content_type}, not JSON: {r.get_data()[:200]!r}'
+    print(r.get_json().get('error', ''))
+    return r.status_code
+
+
+def _serve_json(text: str, **kw):
+    "POST `text` as a JSON body, exactly as written (1e400, NaN and the like included)."
+    return _serve_call(data=text.encode() if isinstance(text, str) else text, content_type='application/json', **kw)
+
+
+def _assert_absent(text: str, wrong: str):
+    assert wrong not in text, f'the message blames {wrong!r}, not the real cause:\n{text[-500:]}'
+
+
+def _png(w=60, h=20) -> bytes:
+    import io
+    out = io.BytesIO(); Image.new('L', (w, h), 255).save(out, 'PNG'); return out.getvalue()
+
+
+def _b64(data: bytes) -> str:
+    import base64
+    return base64.b64encode(data).decode()
+
+
+def _multipart(*fields, boundary='XyZ') -> dict:
+    "A multipart body built by hand as any client could: (name, text) fields and (name, bytes, filename) files."
+    body = b''
+    for f in fields:
+        disp = f'--{boundary}\r\nContent-Disposition: form-data; name="{f[0]}"' + (f'; filename="{f[2]}"' if len(f) > 2 else '')
+        body += disp.encode() + b'\r\n\r\n' + (f[1] if isinstance(f[1], bytes) else f[1].encode()) + b'\r\n'
+    return {'data': body + f'--{boundary}--\r\n'.encode(), 'content_type': f'multipart/form-data; boundary={boundary}'}
+
+
+def _serve_busy(d):
+    "A heavy read (beam 5) while every heavy slot is taken: 503 at once, nothing read."
+    from hwr.serve import Readers
+    readers = Readers(heavy_reads=1)
+    readers._heavy.acquire()
+    return _serve_call(readers=readers, json={'image': _b64(_png(200, 40)), 'model': 'line', 'beam': 5})
+
+
+def _serve_raw(data: bytes, **limits) -> int:
+    "Send `data` to a real hwr-serve (waitress, hwr's limits) on 127.0.0.1 as a client would; prints the JSON error, returns the status."
+    import select
+    from hwr.serve import Limits, create_app, make_server
+    lim = Limits(**{'max_bytes': 100_000, 'header_timeout': 1, 'idle_timeout': 1, **limits})
+    port = _closed_port()
+    server = make_server(create_app(_QuickReaders(), limits=lim), '127.0.0.1', port, lim)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as c:
+            for i in range(0, len(data), 4096):
+                if select.select([c], [], [], 0)[0]: break     # answered already: stop sending
+                c.sendall(data[i:i + 4096])
+            reply = b''
+            while chunk := c.recv(65536): reply += chunk
+    finally:
+        server.close(); server.task_dispatcher.shutdown(timeout=5)
+    head, _, body = reply.partition(b'\r\n\r\n')
+    assert b'application/json' in head, f'not a JSON answer: {reply[:300]!r}'
+    print(json.loads(body)['error'])
+    return int(head.split()[1])
+
+
+def _serve_cli(*args):
+    "hwr-serve with `args`: each bad one is refused (exit 2) before anything listens."
+    from hwr.serve import main
+    return main(list(args))
+
+
+def _serve_port_taken(d):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); s.listen()
+        return _serve_cli('--port', str(s.getsockname()[1]))
+
+
+_POST = b'POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
+
+
 # ---------------------------------------------------------------- the table
 
 ERR, USAGE, BAD_FILE = 2, 2, 1     # hwr-run-experiment: 2 for a bad config; argparse: 2; hwr-predict: 1 when a file failed
@@ -440,6 +528,73 @@ CASES = [
     # --- language-model files
     Case('lm api garbage', lambda d: __import__('hwr.lm').lm.load_lm(_write(d/'x.npz', b'garbage')), ValueError, 'x.npz'),
     Case('lm api missing', lambda d: __import__('hwr.lm').lm.load_lm(d/'none.npz'), ValueError, 'none.npz'),
+    # ---- server limits (issue 26)
+    Case('serve json nested 100000 deep', lambda d: _serve_json('[' * 100_000 + ']' * 100_000), 400, 'nests 100,000 levels deep'),
+    Case('serve json nested 9 deep in a field', lambda d: _serve_json('{"image": "", "beam": [[[[[[[[1]]]]]]]]}'), 400, 'hwr-serve takes at most 8'),
+    Case('serve json 8 MiB of brackets', lambda d: _serve_json(b'{' * (8 * 2**20)), 400, 'levels deep'),
+    Case('serve beam 1e400', lambda d: _serve_json('{"image": "%s", "beam": 1e400}' % _b64(_png())), 400, 'got inf (not a finite number)'),
+    Case('serve beam -1e400', lambda d: _serve_json('{"image": "%s", "beam": -1e400}' % _b64(_png())), 400, 'got -inf (not a finite number)'),
+    Case('serve beam NaN', lambda d: _serve_json('{"image": "%s", "beam": NaN}' % _b64(_png())), 400, 'NaN, which is not a JSON number'),
+    Case('serve beam Infinity', lambda d: _serve_json('{"image": "%s", "beam": Infinity}' % _b64(_png())), 400, 'Infinity, which is not'),
+    Case('serve beam negative', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': -3}), 400, 'beam must be an integer from 1 to 100, got -3'),
+    Case('serve beam 0', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': 0}), 400, 'got 0'),
+    Case('serve beam 2.5', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': 2.5}), 400, 'got 2.5 (not a whole number)'),
+    Case('serve beam a string', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': '10'}), 400, "got the string '10'"),
+    Case('serve beam true', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': True}), 400, 'got true'),
+    Case('serve beam 5000 digits', lambda d: _serve_json('{"image": "", "beam": %s}' % ('9' * 5000)), 400, '5,000-digit number'),
+    Case('serve beam a list', lambda d: _serve_call(json={'image': _b64(_png()), 'beam': [10]}), 400, 'got a list'),
+    Case('serve model a list', lambda d: _serve_call(json={'image': _b64(_png()), 'model': ['line']}), 400, 'model must be one of auto, char, line, page'),
+    Case('serve model null', lambda d: _serve_call(json={'image': _b64(_png()), 'model': None}), 400, 'got null'),
+    Case('serve image a number', lambda d: _serve_call(json={'image': 12345}), 400, "'image' must be base64 text, got a number"),
+    Case('serve json a list', lambda d: _serve_call(json=[_b64(_png())]), 400, 'the JSON body is a list'),
+    Case('serve json unknown field', lambda d: _serve_call(json={'image': _b64(_png()), 'beem': 10}), 400, "unknown field 'beem'"),
+    Case('serve json truncated', lambda d: _serve_json('{"image": "iVBO'), 400, 'not valid JSON'),
+    Case('serve json not utf-8', lambda d: _serve_json(b'{"image": "\xff\xfe\xfa"}'), 400, 'not valid JSON'),
+    Case('serve plain text body', lambda d: _serve_call(data='hello', content_type='text/plain'), 415, 'Content-Type is text/plain'),
+    Case('serve no content type', lambda d: _serve_call(data=b'\x89PNG'), 415, 'Content-Type is missing'),
+    Case('serve multipart without boundary', lambda d: _serve_call(data=b'--XyZ--\r\n', content_type='multipart/form-data'), 400, 'no boundary'),
+    Case('serve multipart malformed', lambda d: _serve_call(data=b'--XyZ\r\nno headers and no end', content_type='multipart/form-data; boundary=XyZ'),
+         400, 'the multipart body is malformed'),
+    Case('serve multipart 5000 fields', lambda d: _serve_call(**_multipart(*[(f'f{i}', 'x') for i in range(5000)])), 400,
+         'the form has 5,000 parts; hwr-serve takes at most 8', check=lambda d, out: _assert_absent(out, 'larger than')),
+    Case('serve multipart field of 5000 bytes', lambda d: _serve_call(**_multipart(('image', _png(), 'a.png'), ('model', 'l' * 5000))), 400,
+         "the form field 'model' is 5,000 bytes long"),
+    Case('serve multipart image as text', lambda d: _serve_call(**_multipart(('image', _b64(_png())))), 400, "'image' must be a file part"),
+    Case('serve multipart two images', lambda d: _serve_call(**_multipart(('image', _png(), 'a.png'), ('image', _png(), 'b.png'))), 400,
+         "the form field 'image' is sent 2 times"),
+    Case('serve multipart unknown field', lambda d: _serve_call(**_multipart(('picture', _png(), 'a.png'))), 400, "unknown form field 'picture'"),
+    Case('serve multipart beam inf', lambda d: _serve_call(**_multipart(('image', _png(), 'a.png'), ('beam', 'inf'))), 400, "got 'inf'"),
+    Case('serve multipart beam 10**30', lambda d: _serve_call(**_multipart(('image', _png(), 'a.png'), ('beam', '1' + '0' * 30))), 400,
+         'beam must be an integer from 1 to 100'),
+    Case('serve image of 30 megapixels', lambda d: _serve_call(json={'image': _b64(_png(6000, 5000))}), 400, '30.0 million pixels'),
+    Case('serve heavy read while busy', _serve_busy, 503, 'already running 1 heavy read'),
+    Case('serve unknown route', lambda d: _serve_call('get', '/admin'), 404, 'no such page /admin'),
+    Case('serve GET on the API', lambda d: _serve_call('get', '/api/read'), 405, 'use POST'),
+    Case('serve PUT on health', lambda d: _serve_call('put', '/api/health'), 405, 'use GET'),
+    Case('serve json over the cap', lambda d: _serve_call(limits=__import__('hwr.serve').serve.Limits(max_bytes=100), json={'image': 'A' * 200}),
+         413, 'larger than the 100 bytes'),
+    Case('serve live content-length 10 GB', lambda d: _serve_raw(_POST + b'Content-Length: 10000000000\r\n\r\n{'), 413, 'larger than the 100,000 bytes'),
+    Case('serve live chunked past the cap', lambda d: _serve_raw(_POST + b'Transfer-Encoding: chunked\r\n\r\n20000\r\n' + b' ' * 100_000), 413,
+         'larger than the 100,000 bytes'),
+    Case('serve live broken chunk', lambda d: _serve_raw(_POST + b'Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n'), 400,
+         'the HTTP request is malformed'),
+    Case('serve live gzip transfer encoding', lambda d: _serve_raw(_POST + b'Transfer-Encoding: gzip\r\n\r\nxx'), 501, 'Content-Length or chunked'),
+    Case('serve live headers of 32 KiB', lambda d: _serve_raw((_POST + b'X-Big: ' + b'a' * 40_000)[:32 * 1024]), 431, 'headers are larger than 32,768'),
+    Case('serve live headers never end', lambda d: _serve_raw(_POST + b'X-Slow: aaa'), 408, "headers took more than 1 s"),
+    Case('serve live body stalls', lambda d: _serve_raw(_POST + b'Content-Length: 100\r\n\r\n{"image": '), 408, 'stopped arriving'),
+    Case('serve live unknown route', lambda d: _serve_raw(b'GET /admin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'), 404, 'no such page'),
+    Case('serve cli host 999.1.1.1', lambda d: _serve_cli('--host', '999.1.1.1'), USAGE, "--host '999.1.1.1' is not a valid IP address"),
+    Case('serve cli host not a name', lambda d: _serve_cli('--host', 'no such host!'), USAGE, 'is not an IP address or a host name'),
+    Case('serve cli host empty', lambda d: _serve_cli('--host', ''), USAGE, "--host ''"),
+    Case('serve cli host not on this machine', lambda d: _serve_cli('--host', '203.0.113.7'), USAGE, 'not an address of this machine'),
+    Case('serve cli port in use', _serve_port_taken, USAGE, 'is already in use'),
+    Case('serve cli port 70000', lambda d: _serve_cli('--port', '70000'), USAGE, '--port must be from 1 to 65535'),
+    Case('serve cli threads 1', lambda d: _serve_cli('--threads', '1'), USAGE, '--threads must be from 2 to 64'),
+    Case('serve cli header timeout nan', lambda d: _serve_cli('--header-timeout', 'nan'), USAGE, '--header-timeout must be from 1 to 300'),
+    Case('serve cli request timeout below header timeout', lambda d: _serve_cli('--request-timeout', '5'), USAGE, '--request-timeout must be from'),
+    Case('serve cli max connections 0', lambda d: _serve_cli('--max-connections', '0'), USAGE, '--max-connections must be from 10'),
+    Case('serve cli max megapixels inf', lambda d: _serve_cli('--max-megapixels', 'inf'), USAGE, '--max-megapixels must be from 0.01 to 80'),
+    Case('serve cli max mb nan', lambda d: _serve_cli('--max-mb', 'nan'), USAGE, '--max-mb must be more than 0'),
 ]
 
 
