@@ -10,7 +10,7 @@ from typing import Sequence
 from . import __version__
 from .decode import MAX_BEAM_WIDTH
 from .lm import LMFileError, load_lm
-from .util import IMAGE_MAX_BYTES, read_limited
+from .util import read_limited
 from .predict import AUTO_LINE_ASPECT, CharacterPredictor, LinePredictor, PagePredictor, auto_kind
 
 # %% auto #0
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def source(path):
         "The path, or for '-' the bytes of standard input (read once) as a file."
         if path != '-': return path
-        if not stdin: stdin.append(read_limited(sys.stdin.buffer, IMAGE_MAX_BYTES, 'standard input'))   # bounded: a stream may not end
+        if not stdin: stdin.append(read_limited(sys.stdin.buffer, name='standard input'))   # bounded: a stream may not end
         f = io.BytesIO(stdin[0]); f.name = 'standard input'
         return f
     try:

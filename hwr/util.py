@@ -203,6 +203,9 @@ IMAGE_MAX_PIXELS = 80_000_000      # decoded pixels (width × height) an image m
 IMAGE_MAX_BYTES = 256 * 2**20      # bytes an image file or stream may have (read no further)
 IMAGE_FORMATS = ('PNG', 'JPEG', 'MPO', 'TIFF', 'BMP', 'DIB', 'GIF', 'WEBP', 'PPM', 'TGA', 'JPEG2000', 'AVIF', 'HEIF')  # PIL format ids hwr opens
 
+_MAGIC = (('PNG', b'\x89PNG\r\n\x1a\n'), ('JPEG', b'\xff\xd8\xff'), ('GIF', b'GIF8'), ('TIFF', b'II*\x00'), ('TIFF', b'MM\x00*'),
+          ('WebP', b'RIFF'), ('BMP', b'BM'))    # how each format's files begin: a file that begins so but will not open is damaged
+
 class ImageFileError(ValueError):
     "An image file or stream hwr will not read; the message names the problem and what to do."
 
@@ -217,10 +220,11 @@ def _not_regular(path, mode: int) -> ImageFileError:
                           "(a pipe or device could keep it waiting for ever); save the image to a file and give that path")
 
 def read_limited(f, # an open binary file or stream (e.g. `sys.stdin.buffer`)
-                 max_bytes: int = IMAGE_MAX_BYTES, # read no more than this
+                 max_bytes: int | None = None, # read no more than this (default: `IMAGE_MAX_BYTES`)
                  name: str = 'the image stream', # how to name it in the message
                 ) -> bytes:
     "All of `f`, refused with `ImageFileError` as soon as it holds more than `max_bytes` bytes."
+    max_bytes = IMAGE_MAX_BYTES if max_bytes is None else max_bytes
     data = f.read(max_bytes + 1)
     if data is None: raise ImageFileError(f"{name} has no data ready (a non-blocking stream); send the image's bytes, or give a file")
     if len(data) > max_bytes:
@@ -247,10 +251,12 @@ def _open_file(path: Path, max_bytes: int):
 @contextlib.contextmanager
 def open_image(source, # a path, or an open binary file (e.g. standard input)
                frame: int | None = None, # which frame of a multi-frame file (TIFF pages, GIF/WebP animation) to read; None: refuse such files
-               max_pixels: int = IMAGE_MAX_PIXELS, # the largest decoded width × height
-               max_bytes: int = IMAGE_MAX_BYTES, # the largest file or stream
+               max_pixels: int | None = None, # the largest decoded width × height (default: `IMAGE_MAX_PIXELS`)
+               max_bytes: int | None = None, # the largest file or stream (default: `IMAGE_MAX_BYTES`)
               ):
     "A decoded PIL image turned upright by its EXIF orientation, after checks made before decoding; `ImageFileError` says what is wrong."
+    max_pixels = IMAGE_MAX_PIXELS if max_pixels is None else max_pixels
+    max_bytes = IMAGE_MAX_BYTES if max_bytes is None else max_bytes
     from PIL import Image, ImageOps, UnidentifiedImageError
     if hasattr(source, 'read'):
         name = getattr(source, 'name', None)
@@ -265,6 +271,9 @@ def open_image(source, # a path, or an open binary file (e.g. standard input)
                 Image.init()                                          # every plugin registered, so the list below is complete
                 im = Image.open(fp, formats=[f for f in IMAGE_FORMATS if f in Image.OPEN])
         except UnidentifiedImageError:
+            fp.seek(0); head = fp.read(16)
+            kind = next((k for k, magic in _MAGIC if head.startswith(magic) and (k != 'WebP' or head[8:12] == b'WEBP')), None)
+            if kind: raise ImageFileError(f"{name} is damaged or cut short (it starts as a {kind} file but will not open); save or copy it again") from None
             raise ImageFileError(f"{name} is not an image file that hwr can read (PNG, JPEG, TIFF, BMP, GIF, WebP, ...)") from None
         except Image.DecompressionBombError:
             raise ImageFileError(f"{name} is far too large to read: its header says it decodes to over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:,.0f} "

@@ -132,8 +132,8 @@ class LineFolderDataset(Dataset):
         if self._rows is None:
             if self.path is not None:
                 p = Path(self.path)
-                if p.is_dir(): p = p/'labels.tsv' if (p/'labels.tsv').is_file() else p/'lines.txt'
-                if not p.is_file(): raise FileNotFoundError(f"no labels.tsv (or IAM lines.txt) in {self.path}; write one line per image: file<TAB>text")
+                if p.is_dir(): p = p/'labels.tsv' if (p/'labels.tsv').exists() else p/'lines.txt'
+                if not p.exists(): raise FileNotFoundError(f"no labels.tsv (or IAM lines.txt) in {self.path}; write one line per image: file<TAB>text")
                 rows, where = (read_iam_lines(p) if p.name == 'lines.txt' else read_labels_tsv(p)), str(p)
             else:
                 rows = [(Path(r[0]), str(r[1]), str(r[2]) if len(r) > 2 and r[2] is not None else None) for r in self.lines]
