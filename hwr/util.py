@@ -281,7 +281,9 @@ def open_image(source, # a path, or an open binary file (e.g. standard input)
                                  "million pixels: crop it to the writing or scale it down first") from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
             raise ImageFileError(f"{name} is damaged or cut short ({e}); save or copy it again") from None
-        n = getattr(im, 'n_frames', 1)
+        try: n = getattr(im, 'n_frames', 1)                               # counting frames reads past the first: it can fail too
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+            raise ImageFileError(f"{name} is damaged or cut short ({e}); save or copy it again") from None
         if frame is None and n > 1 and im.format != 'MPO':                 # MPO: a camera JPEG, its first frame is the photo
             raise ImageFileError(f"{name} holds {n} frames (TIFF pages or animation frames) and hwr reads one image at a time: "
                                  f"save each frame you want read as its own file (e.g. ImageMagick: magick {Path(name).name} frame-%d.png), "
