@@ -95,8 +95,8 @@ def weights_json_problems(info) -> list[str]:
     if not 1 <= len(info['input_shape']) <= 3 or not all(d is None or size(d) for d in info['input_shape']):
         problems.append(f"input_shape is {json.dumps(info['input_shape'])[:60]}, expected 1 to 3 sizes from 1 to {MAX_SIZE:,} (or null)")
     out = info['output_shape']
-    if not 1 <= len(out) <= 2 or not all(size(d) for d in out):
-        problems.append(f"output_shape is {json.dumps(out)[:60]}, expected 1 or 2 sizes from 1 to {MAX_SIZE:,}")
+    if not 1 <= len(out) <= 2 or not size(out[-1]) or not all(d is None or size(d) for d in out):   # frames: null when the width varies
+        problems.append(f"output_shape is {json.dumps(out)[:60]}, expected 1 or 2 sizes from 1 to {MAX_SIZE:,} (the frames may be null)")
     elif info.get('mapping') is not None:
         m = info['mapping']
         if not (isinstance(m, str) or (isinstance(m, list) and all(isinstance(c, str) and len(c) == 1 for c in m))):
