@@ -10,8 +10,8 @@ from typing import Sequence
 from . import __version__
 from .decode import MAX_BEAM_WIDTH
 from .lm import LMFileError, load_lm
+from .util import read_limited, sigterm_as_interrupt
 from .predict import AUTO_LINE_ASPECT, CharacterPredictor, LinePredictor, PagePredictor, auto_kind
-from .util import sigterm_as_interrupt
 
 # %% auto #0
 __all__ = ['main']
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def source(path):
         "The path, or for '-' the bytes of standard input (read once) as a file."
         if path != '-': return path
-        if not stdin: stdin.append(sys.stdin.buffer.read())
+        if not stdin: stdin.append(read_limited(sys.stdin.buffer, name='standard input'))   # bounded: a stream may not end
         f = io.BytesIO(stdin[0]); f.name = 'standard input'
         return f
     try:

@@ -18,7 +18,8 @@ from .decode import LM_ALPHAS, LM_BETAS, LM_BEAM_WIDTH, LM_PRUNE, ctc_beam_searc
 __getattr__ = moved_names(__name__, {'train_shipped_lm': 'hwr.training.recipes'})
 
 # %% auto #0
-__all__ = ['V', 'LM_ORDER', 'LM_START', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN', 'CharNgramLM', 'LMFileError', 'load_lm']
+__all__ = ['V', 'LM_ORDER', 'LM_START', 'LM_MAX_BYTES', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN', 'CharNgramLM', 'LMFileError',
+           'load_lm']
 
 # %% ../nbs/25_lm.ipynb #b8b7d216
 V = BLANK_INDEX                 # characters an LM predicts: every class but the blank (the last one)
@@ -124,16 +125,53 @@ def _save_lm(self, path: str | Path) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
 
+LM_MAX_BYTES = 2 * 2**30          # the arrays of an LM file may unpack to this much (the shipped one: about 40 MB)
+
+def _table_problems(k: int, ctx, starts, chars, counts) -> list[str]:
+    "What is wrong with table k (contexts of k characters), as `CharNgramLM.save` writes it; [] when nothing."
+    for name, a, kinds in ((f'ctx{k}', ctx, 'U'), (f'starts{k}', starts, 'iu'), (f'chars{k}', chars, 'iu'), (f'counts{k}', counts, 'iuf')):
+        if a.ndim != 1: return [f"{name} has shape {a.shape}, expected one dimension"]
+        if a.dtype.kind not in kinds: return [f"{name} has dtype {a.dtype}, expected {'text' if kinds == 'U' else 'integers' if kinds == 'iu' else 'numbers'}"]
+    if len(starts) != len(ctx) + 1: return [f"starts{k} has {len(starts)} offsets for {len(ctx)} contexts, expected {len(ctx) + 1}"]
+    if len(chars) != len(counts): return [f"chars{k} and counts{k} differ in length ({len(chars)} and {len(counts)})"]
+    problems = []
+    if k and len(ctx) and (np.char.str_len(ctx) != k).any(): problems.append(f"ctx{k} holds contexts that are not {k} characters long")
+    if len(starts) and (starts[0] != 0 or starts[-1] != len(chars) or (np.diff(starts.astype(np.int64)) < 0).any()):
+        problems.append(f"starts{k} are not offsets from 0 to {len(chars)} in order")
+    if len(chars) and (chars.astype(np.int64).min() < 0 or chars.astype(np.int64).max() >= V):
+        problems.append(f"chars{k} holds indices outside 0..{V - 1}")
+    if len(counts) and not np.isfinite(counts).all(): problems.append(f"counts{k} holds NaN or infinite counts")
+    elif len(counts) and counts.min() < 0: problems.append(f"counts{k} holds negative counts (down to {counts.min()})")
+    return problems
+
+def _meta_problems(meta) -> list[str]:
+    if not isinstance(meta, dict): return [f"its meta is {type(meta).__name__}, expected a JSON object"]
+    order = meta.get('order')
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 10: return [f"its order is {order!r}, expected an integer from 1 to 10"]
+    return [f"its {k} is {meta[k]!r}, expected a finite number" for k in ('alpha', 'beta')
+            if meta.get(k) is not None and (isinstance(meta[k], bool) or not isinstance(meta[k], (int, float)) or not math.isfinite(meta[k]))]
+
 def _load_lm(cls, path: str | Path) -> CharNgramLM:
-    "A model written by `CharNgramLM.save`."
+    "A model written by `CharNgramLM.save`, checked (shapes, dtypes, ranges, finite counts) before it is used."
     path = Path(path)
+    if path.exists() and not path.is_file(): raise LMFileError(f"{path} is not a file (a folder, pipe or device); give a language model's .npz file")
     if not path.is_file(): raise LMFileError(f"no language model at {path}")
     try:
         with np.load(path, allow_pickle=False) as z:
+            unpacked = sum(i.file_size for i in z.zip.infolist())
+            if unpacked > LM_MAX_BYTES:
+                raise LMFileError(f"{path} unpacks to {unpacked:,} bytes, over the {LM_MAX_BYTES:,} a language model may have; "
+                                  "train a smaller one (a higher min_count, a lower order)")
             meta = json.loads(str(z['meta']))
-            tables = [(z[f'ctx{k}'], z[f'starts{k}'], z[f'chars{k}'], z[f'counts{k}']) for k in range(int(meta['order']))]
+            problems = _meta_problems(meta)
+            tables = [] if problems else [(z[f'ctx{k}'], z[f'starts{k}'], z[f'chars{k}'], z[f'counts{k}']) for k in range(meta['order'])]
+    except LMFileError: raise
     except Exception as e:
         raise LMFileError(f"{path} is not a language model saved by hwr ({type(e).__name__}: {e})") from None
+    for k, t in enumerate(tables): problems += _table_problems(k, *t)
+    if problems:
+        raise LMFileError(f"{path} is not a usable language model: {'; '.join(problems[:5])}; save it again with CharNgramLM.save "
+                          "(or use hwr's own: lm='shipped', --lm without a FILE)")
     return cls(tables, meta)
 
 CharNgramLM.save, CharNgramLM.load = _save_lm, classmethod(_load_lm)

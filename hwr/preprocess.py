@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from .util import ImageFileError, open_image
+
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_HEIGHT',
            'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
@@ -70,26 +72,20 @@ def _array_to_float(a: np.ndarray) -> np.ndarray:
     raise TypeError(f"an image array must be numeric (uint8, uint16, bool or float), got dtype {a.dtype}")
 
 def load_image(image, # a file path, an open binary file (e.g. standard input), a PIL image, or an array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
-              ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (transparent = paper), reduced if larger than `READ_MAX_SIDE`
+               frame: int | None = None, # the frame to read of a multi-frame file (TIFF pages, an animation); None: such files are refused
+              ) -> np.ndarray: # float32 (H, W) in [0, 1], as it looks (upright, transparent = paper), reduced if larger than `READ_MAX_SIDE`
     "One grayscale float image from a path, a file, a PIL image or an array, with clear errors for anything else."
-    from PIL import Image, UnidentifiedImageError
-    if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        if not path.exists(): raise FileNotFoundError(f"no such image file: {path}")
-        if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
+    from PIL import Image, ImageOps
+    if frame is not None and not (isinstance(image, (str, os.PathLike)) or hasattr(image, 'read')):
+        raise TypeError("frame= picks a frame of an image file; for a PIL image, seek() to the frame first")
     if isinstance(image, (str, os.PathLike)) or hasattr(image, 'read'):   # a file, or bytes arriving on standard input
-        path = Path(image) if not hasattr(image, 'read') else (getattr(image, 'name', None) or 'the image stream')
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the size is checked below, before decoding
-                with Image.open(image) as im: g = _from_pil(im)
-        except UnidentifiedImageError:
-            raise ValueError(f"{path} is not an image file that PIL can read (PNG, JPEG, BMP, TIFF, ...)") from None
-        except Image.DecompressionBombError:
-            raise ValueError(f"{path} is far too large to read (PIL refuses images over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} million "
-                             f"pixels; hwr reads up to {MAX_IMAGE_PIXELS / 1e6:.0f} million): crop it to the writing or scale it down first") from None
-        except ValueError as e: raise ValueError(f"{path}: {e}") from None
-    elif isinstance(image, Image.Image): g = _from_pil(image)
+        with open_image(image, frame, MAX_IMAGE_PIXELS) as im:           # checked before decoding, upright, one frame
+            try: g = _from_pil(im)
+            except ImageFileError: raise
+            except ValueError as e: raise ValueError(f"{image if not hasattr(image, 'read') else 'the image stream'}: {e}") from None
+    elif isinstance(image, Image.Image):                                 # as it is (its current frame), upright
+        _check_size(*image.size)
+        g = _from_pil(ImageOps.exif_transpose(image) if image.getexif().get(0x0112, 1) != 1 else image)
     elif isinstance(image, (np.ndarray, list, tuple)):
         a = np.asarray(image)
         if a.ndim in (2, 3): _check_size(a.shape[1], a.shape[0])

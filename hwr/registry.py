@@ -4,15 +4,18 @@
 
 # %% ../nbs/49_registry.ipynb #2c448c9a
 from __future__ import annotations
-import inspect, json, os, warnings
+import inspect, json, math, os, warnings
 from pathlib import Path
+
+import numpy as np
 
 from .data.base import data_dir
 from .networks.base import build_network, get_network
 
 # %% auto #0
-__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'as_weights_path', 'wandb_weights', 'weights_files',
-           'weights_info', 'count_saved_variables', 'load_network', 'full_network_args']
+__all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'WEIGHTS_JSON_MAX_BYTES', 'MAX_SIZE', 'as_weights_path',
+           'wandb_weights', 'weights_files', 'weights_info', 'weights_json_problems', 'read_weights_json',
+           'count_saved_variables', 'load_network', 'full_network_args']
 
 # %% ../nbs/49_registry.ipynb #6fb278b2
 WEIGHTS_DIR = Path(__file__).resolve().parent/'weights' if '__file__' in globals() else Path('../hwr/weights').resolve()
@@ -57,6 +60,7 @@ def weights_files(kind: str, # 'char' or 'line'
     path = WEIGHTS_DIR/f'{SHIPPED[kind]}.weights.h5' if weights is None else as_weights_path(Path(weights))
     info = path.with_name(path.name[:-len('.weights.h5')] + '.json')
     for p in (path, info):
+        if p.exists() and not p.is_file(): raise ValueError(f"{p} is not a regular file (a folder, pipe or device); give saved weights")
         if not p.exists():
             raise FileNotFoundError(f"missing {p}; " + (f"retrain the shipped weights with\n    {RETRAIN.format(kind=kind)}"
                                     if weights is None else "a weights file needs its .json beside it (train_shipped_weights and hwr-run-experiment --save write one)"))
@@ -65,8 +69,57 @@ def weights_files(kind: str, # 'char' or 'line'
 def weights_info(kind: str = 'char', # 'char' or 'line'
                  weights: str | Path | None = None, # a .weights.h5 file (default: the shipped one)
                 ) -> dict:
-    "How the weights were trained and what they scored (the JSON file beside them)."
-    return json.loads(weights_files(kind, weights)[1].read_text())
+    "How the weights were trained and what they scored (the JSON file beside them, checked by `read_weights_json`)."
+    return read_weights_json(weights_files(kind, weights)[1])
+
+WEIGHTS_JSON_MAX_BYTES = 16 * 2**20    # the JSON beside weights may have this many bytes (hwr writes about 13 kB)
+MAX_SIZE = 65_536                      # any size in that JSON (a shape, a layer's width) above this is refused before building
+
+def _sizes_problems(where: str, v) -> list[str]:
+    "Numbers in network_args that are not finite, or sizes over `MAX_SIZE`."
+    if isinstance(v, dict): return [p for k, x in v.items() for p in _sizes_problems(f"{where}.{k}", x)]
+    if isinstance(v, list): return [p for x in v for p in _sizes_problems(where, x)] if len(v) <= 64 else [f"{where} has {len(v)} items, over 64"]
+    if isinstance(v, float) and not math.isfinite(v): return [f"{where} is {v}, expected a finite number"]
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_SIZE: return [f"{where} is {v:,}, over {MAX_SIZE:,}"]
+    return []
+
+def weights_json_problems(info) -> list[str]:
+    "What keeps a weights JSON from describing a network hwr can build (required keys, their types, shapes, sizes); [] when nothing."
+    if not isinstance(info, dict): return [f"it holds a JSON {type(info).__name__}, expected an object"]
+    problems = [f"the key {k!r} is missing" for k in ('network', 'network_args', 'input_shape', 'output_shape') if k not in info]
+    for k, t, what in (('network', str, 'a network name'), ('network_args', dict, 'an object'), ('input_shape', list, 'a list'),
+                       ('output_shape', list, 'a list')):
+        if k in info and not isinstance(info[k], t): problems.append(f"{k} is {json.dumps(info[k])[:40]}, expected {what}")
+    if problems: return problems
+    size = lambda d: isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_SIZE
+    if not 1 <= len(info['input_shape']) <= 3 or not all(d is None or size(d) for d in info['input_shape']):
+        problems.append(f"input_shape is {json.dumps(info['input_shape'])[:60]}, expected 1 to 3 sizes from 1 to {MAX_SIZE:,} (or null)")
+    out = info['output_shape']
+    if not 1 <= len(out) <= 2 or not size(out[-1]) or not all(d is None or size(d) for d in out):   # frames: null when the width varies
+        problems.append(f"output_shape is {json.dumps(out)[:60]}, expected 1 or 2 sizes from 1 to {MAX_SIZE:,} (the frames may be null)")
+    elif info.get('mapping') is not None:
+        m = info['mapping']
+        if not (isinstance(m, str) or (isinstance(m, list) and all(isinstance(c, str) and len(c) == 1 for c in m))):
+            problems.append(f"mapping is {json.dumps(m)[:40]}, expected a string of the classes' characters")
+        elif len(m) != out[-1]: problems.append(f"mapping has {len(m)} characters, the output {out[-1]} classes")
+    if info.get('kind') not in (None, 'char', 'line'): problems.append(f"kind is {info['kind']!r}, expected 'char' or 'line'")
+    try: get_network(info['network'])
+    except ValueError as e: problems.append(str(e))
+    return problems + _sizes_problems('network_args', info['network_args'])
+
+def read_weights_json(path: Path) -> dict:
+    "The JSON beside weights, read and checked (`weights_json_problems`); a `ValueError` says what is wrong and how to get a good one."
+    path = Path(path)
+    if path.stat().st_size > WEIGHTS_JSON_MAX_BYTES:
+        raise ValueError(f"{path} is {path.stat().st_size:,} bytes, over the {WEIGHTS_JSON_MAX_BYTES:,} the JSON beside weights may have; save the run again")
+    try: info = json.loads(path.read_text(encoding='utf-8'))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not the JSON that --save writes beside the weights ({e}); save the run again") from None
+    problems = weights_json_problems(info)
+    if problems:
+        raise ValueError(f"{path} does not describe a network hwr can build: {'; '.join(problems[:5])}; save the run again "
+                         "(hwr-run-experiment --save writes this file) or restore it from a copy")
+    return info
 
 def count_saved_variables(path: Path) -> int:
     "Number of weight arrays of the layers in a Keras `.weights.h5` file."
@@ -81,9 +134,7 @@ def load_network(kind: str = 'char', # 'char' or 'line'
                 ):
     "The Keras network described by the weights' JSON, with the weights loaded; returns (network, info)."
     path, info_path = weights_files(kind, weights)
-    try: info = json.loads(info_path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{info_path} is not the JSON that --save writes beside the weights ({e}); save the run again") from None
+    info = read_weights_json(info_path)
     rank = len(info.get('output_shape') or [])           # (classes,) for a character model, (frames, classes) for a line model
     if (kind == 'line') != (rank == 2):
         raise ValueError(f"{path} holds a {info.get('model', 'model')} ({info.get('network')} network, output {info.get('output_shape')}), "
@@ -105,6 +156,10 @@ def load_network(kind: str = 'char', # 'char' or 'line'
     except ValueError as e:
         raise ValueError(f"{path} does not fit the {info['network']} network its JSON describes (network_args "
                          f"{info['network_args']}); retrain with\n    {RETRAIN.format(kind=kind)}\n({e})") from None
+    bad = [getattr(w, 'path', w.name) for w in net.weights if not np.isfinite(np.asarray(w)).all()]
+    if bad:
+        raise ValueError(f"{path} holds NaN or infinite weights ({len(bad)} of {len(net.weights)} arrays, e.g. {bad[0]}): the training "
+                         "diverged or the file is damaged; use weights saved before the loss became NaN, or retrain")
     return net, info
 
 def full_network_args(network: str, # a registered network name

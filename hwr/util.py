@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_util.ipynb #c4691cd2
 from __future__ import annotations
-import contextlib, hashlib, http.client, importlib.abc, importlib.util, json, os, re, sys, tempfile, time
+import contextlib, hashlib, http.client, importlib.abc, importlib.util, io, json, os, re, stat, struct, sys, tempfile, time, warnings
 import urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -13,10 +13,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STARTUP_NOISE', 'LIMITS', 'MAX_VALUES', 'sha256sum', 'move_into_place', 'DownloadError', 'download_url', 'to_float01',
-           'to_uint8', 'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr', 'quiet_startup',
-           'limit_for', 'limit_problem', 'check_limit', 'StructuredTextError', 'read_structured', 'read_user_file',
-           'DiskFullError', 'is_disk_full', 'writing', 'sigterm_as_interrupt']
+__all__ = ['IMAGE_MAX_PIXELS', 'IMAGE_MAX_BYTES', 'IMAGE_FORMATS', 'STARTUP_NOISE', 'LIMITS', 'MAX_VALUES', 'sha256sum',
+           'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'ImageFileError',
+           'read_limited', 'open_image', 'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr',
+           'quiet_startup', 'limit_for', 'limit_problem', 'check_limit', 'StructuredTextError', 'read_structured',
+           'read_user_file', 'DiskFullError', 'is_disk_full', 'writing', 'sigterm_as_interrupt']
 
 # %% ../nbs/00_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -213,16 +214,123 @@ def to_uint8(img) -> np.ndarray:
     return a if a.dtype == np.uint8 else np.round(to_float01(a) * 255).astype(np.uint8)
 
 # %% ../nbs/00_util.ipynb #d22b8d25
-def read_image(path: str | Path, # image file (PNG, JPEG, ...)
+IMAGE_MAX_PIXELS = 80_000_000      # decoded pixels (width × height) an image may have; a page scanned at 600 dpi has about 35 million
+IMAGE_MAX_BYTES = 256 * 2**20      # bytes an image file or stream may have (read no further)
+IMAGE_FORMATS = ('PNG', 'JPEG', 'MPO', 'TIFF', 'BMP', 'DIB', 'GIF', 'WEBP', 'PPM', 'TGA', 'JPEG2000', 'AVIF', 'HEIF')  # PIL format ids hwr opens
+
+_MAGIC = (('PNG', b'\x89PNG\r\n\x1a\n'), ('JPEG', b'\xff\xd8\xff'), ('GIF', b'GIF8'), ('TIFF', b'II*\x00'), ('TIFF', b'MM\x00*'),
+          ('WebP', b'RIFF'), ('BMP', b'BM'))    # how each format's files begin: a file that begins so but will not open is damaged
+
+class ImageFileError(ValueError):
+    "An image file or stream hwr will not read; the message names the problem and what to do."
+
+def _kind_of(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, 'a named pipe (FIFO)'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket')):
+        if test(mode): return kind
+    return 'not a regular file'
+
+def _not_regular(path, mode: int) -> ImageFileError:
+    return ImageFileError(f"{path} is {_kind_of(mode)}, not an image file: hwr reads images only from regular files "
+                          "(a pipe or device could keep it waiting for ever); save the image to a file and give that path")
+
+def read_limited(f, # an open binary file or stream (e.g. `sys.stdin.buffer`)
+                 max_bytes: int | None = None, # read no more than this (default: `IMAGE_MAX_BYTES`)
+                 name: str = 'the image stream', # how to name it in the message
+                ) -> bytes:
+    "All of `f`, refused with `ImageFileError` as soon as it holds more than `max_bytes` bytes."
+    max_bytes = IMAGE_MAX_BYTES if max_bytes is None else max_bytes
+    data = f.read(max_bytes + 1)
+    if data is None: raise ImageFileError(f"{name} has no data ready (a non-blocking stream); send the image's bytes, or give a file")
+    if len(data) > max_bytes:
+        raise ImageFileError(f"{name} holds more than {max_bytes:,} bytes, more than any image hwr reads; send a smaller image "
+                             "(crop it to the writing, or save it as PNG or JPEG)")
+    return bytes(data)
+
+def _open_file(path: Path, max_bytes: int):
+    "A regular file opened for reading; anything else is refused from its metadata, before it is opened."
+    try: st = os.stat(path)
+    except FileNotFoundError: raise FileNotFoundError(f"no such image file: {path}") from None
+    except OSError as e: raise ImageFileError(f"{path} cannot be read ({e.strerror}); check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
+    if not stat.S_ISREG(st.st_mode): raise _not_regular(path, st.st_mode)
+    if st.st_size > max_bytes:
+        raise ImageFileError(f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} hwr reads from an image file; "
+                             "crop it to the writing or save it smaller (PNG or JPEG)")
+    try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))   # never waits, even if a pipe took the file's place
+    except OSError as e: raise ImageFileError(f"{path} cannot be opened ({e.strerror}); check the path and its permissions") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode): os.close(fd); raise _not_regular(path, mode)
+    return os.fdopen(fd, 'rb')
+
+@contextlib.contextmanager
+def open_image(source, # a path, or an open binary file (e.g. standard input)
+               frame: int | None = None, # which frame of a multi-frame file (TIFF pages, GIF/WebP animation) to read; None: refuse such files
+               max_pixels: int | None = None, # the largest decoded width × height (default: `IMAGE_MAX_PIXELS`)
+               max_bytes: int | None = None, # the largest file or stream (default: `IMAGE_MAX_BYTES`)
+              ):
+    "A decoded PIL image turned upright by its EXIF orientation, after checks made before decoding; `ImageFileError` says what is wrong."
+    max_pixels = IMAGE_MAX_PIXELS if max_pixels is None else max_pixels
+    max_bytes = IMAGE_MAX_BYTES if max_bytes is None else max_bytes
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    if hasattr(source, 'read'):
+        name = getattr(source, 'name', None)
+        name = name if isinstance(name, str) and name and not name.startswith('<') else 'the image stream'
+        fp = io.BytesIO(read_limited(source, max_bytes, name))
+    else:
+        name = str(source); fp = _open_file(Path(source), max_bytes)
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # over hwr's own limit anyway: refused below
+                Image.init()                                          # every plugin registered, so the list below is complete
+                im = Image.open(fp, formats=[f for f in IMAGE_FORMATS if f in Image.OPEN])
+        except UnidentifiedImageError:
+            fp.seek(0); head = fp.read(16)
+            kind = next((k for k, magic in _MAGIC if head.startswith(magic) and (k != 'WebP' or head[8:12] == b'WEBP')), None)
+            if kind: raise ImageFileError(f"{name} is damaged or cut short (it starts as a {kind} file but will not open); save or copy it again") from None
+            raise ImageFileError(f"{name} is not an image file that hwr can read (PNG, JPEG, TIFF, BMP, GIF, WebP, ...)") from None
+        except Image.DecompressionBombError:
+            raise ImageFileError(f"{name} is far too large to read: its header says it decodes to over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:,.0f} "
+                                 f"million pixels (a decompression bomb, or a huge scan); hwr reads images of up to {max_pixels / 1e6:,.0f} "
+                                 "million pixels: crop it to the writing or scale it down first") from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+            raise ImageFileError(f"{name} is damaged or cut short ({e}); save or copy it again") from None
+        try: n = getattr(im, 'n_frames', 1)                               # counting frames reads past the first: it can fail too
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+            raise ImageFileError(f"{name} is damaged or cut short ({e}); save or copy it again") from None
+        if frame is None and n > 1 and im.format != 'MPO':                 # MPO: a camera JPEG, its first frame is the photo
+            raise ImageFileError(f"{name} holds {n} frames (TIFF pages or animation frames) and hwr reads one image at a time: "
+                                 f"save each frame you want read as its own file (e.g. ImageMagick: magick {Path(name).name} frame-%d.png), "
+                                 f"or pass frame=k (0 to {n - 1}) to load_image")
+        if frame is not None:
+            if isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < n:
+                raise ImageFileError(f"{name} has {n} frame(s); frame must be an integer from 0 to {n - 1}, got {frame!r}")
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ImageFileError(f"{name} is {w}×{h} pixels ({w * h / 1e6:,.0f} million) when decoded; hwr reads images of up to "
+                                 f"{max_pixels / 1e6:,.0f} million pixels: crop it to the writing or scale it down first")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+                if frame: im.seek(frame)
+                if im.size[0] * im.size[1] > max_pixels:
+                    raise ImageFileError(f"{name}: frame {frame} is {im.size[0]}×{im.size[1]} pixels, more than the {max_pixels / 1e6:,.0f} "
+                                         "million hwr reads: crop it to the writing or scale it down first")
+                im.load()
+                ImageOps.exif_transpose(im, in_place=True)
+        except ImageFileError: raise
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as e:
+            raise ImageFileError(f"{name} is damaged or cut short ({e}); save or copy it again") from None
+        yield im
+    finally:
+        fp.close()
+
+def read_image(path: str | Path, # image file (PNG, JPEG, ...), checked and turned upright by `open_image`
                grayscale: bool = True, # convert to one channel
               ) -> np.ndarray: # uint8 array, H×W (or H×W×3)
     "Read an image file as a uint8 array, with a clear error for files that are not images."
-    from PIL import Image, UnidentifiedImageError
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no such image file: {path}")
-    try:
-        with Image.open(path) as im: return np.asarray(im.convert('L' if grayscale else 'RGB'))
-    except UnidentifiedImageError: raise ValueError(f"{path} is not an image file PIL can read (PNG, JPEG, BMP, ...)") from None
+    with open_image(path) as im: return np.asarray(im.convert('L' if grayscale else 'RGB'))
 
 def show_images(images, # sequence of 2-D arrays
                 titles: Iterable | None = None, # one title per image
@@ -307,7 +415,7 @@ def quiet_startup():
     if 'tensorflow' not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImport('tensorflow'))
 
-# %% ../nbs/00_util.ipynb #afb2ece3
+# %% ../nbs/00_util.ipynb #d515307a
 LIMITS = {   # name: (largest value allowed, what it bounds)
     'epochs': (1000, 'passes over the training data'),
     'batch_size': (4096, 'samples per training step'),
@@ -350,7 +458,7 @@ def check_limit(name: str, value, limit: str | None = None):
     if p: raise ValueError(p)
     return value
 
-# %% ../nbs/00_util.ipynb #656f6b79
+# %% ../nbs/00_util.ipynb #e7ee820b
 class StructuredTextError(ValueError):
     "A config, sweep or request that cannot be read: the message says where and why."
 
@@ -439,7 +547,7 @@ def read_user_file(path: str | Path, # a file, or '-' for standard input
     try: return data.decode('utf-8-sig')
     except UnicodeDecodeError as e: raise StructuredTextError(f"{where} is not UTF-8 text (byte {e.start}); save the {what} as UTF-8") from None
 
-# %% ../nbs/00_util.ipynb #682eb0a4
+# %% ../nbs/00_util.ipynb #b2db2b4b
 import errno as _errno, signal as _signal
 
 class DiskFullError(OSError):

@@ -318,6 +318,165 @@ def _serve_port_taken(d):
 _POST = b'POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n'
 
 
+# ---------------------------------------------------------------- images, labels, LM and weights files (issue 26)
+
+EXIF_STORED = {2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud, 5: lambda a: a.T,      # the stored pixels of an upright
+               6: lambda a: np.rot90(a, 1), 7: lambda a: np.rot90(a, 2).T, 8: lambda a: np.rot90(a, -1)}   # image, per EXIF orientation
+
+
+def _exif_photo(orientation: int, suffix='.jpg'):
+    "A line stored as a camera stores it, with the EXIF orientation that turns it upright."
+    def make(p):
+        a = np.asarray(Image.open(_line_image(p.with_name('upright.png'))))
+        exif = Image.Exif(); exif[0x0112] = orientation
+        out = p.with_suffix(suffix)
+        Image.fromarray(np.ascontiguousarray(EXIF_STORED[orientation](a))).save(out, exif=exif)
+        return out
+    return make
+
+
+def _frames(fmt: str, n: int):
+    "A file of `n` frames of the line (a multi-page TIFF, an animated GIF or WebP, a camera's MPO)."
+    def make(p):
+        im = Image.open(_line_image(p.with_name('one.png'))).convert('RGB' if fmt in ('WEBP', 'MPO') else 'L')
+        out = p.with_suffix({'TIFF': '.tif', 'GIF': '.gif', 'WEBP': '.webp', 'MPO': '.jpg'}[fmt])
+        im.save(out, fmt, save_all=True, append_images=[im.point(lambda v: 255 - v) for _ in range(n - 1)])
+        return out
+    return make
+
+
+def _png_header(w: int, h: int) -> bytes:
+    "A PNG of a few bytes whose header says w × h pixels: a decompression bomb's shape without its memory."
+    import struct, zlib
+    chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 1, 0, 0, 0, 0))
+            + chunk(b'IDAT', __import__('zlib').compress(b'\x00' * 64)) + chunk(b'IEND', b''))
+
+
+def _gif_header(w: int, h: int) -> bytes:
+    "A GIF of a few bytes whose screen and image say w × h pixels."
+    import struct
+    return (b'GIF89a' + struct.pack('<HHBBB', w, h, 0, 0, 0) + b',' + struct.pack('<HHHHB', 0, 0, w, h, 0)
+            + b'\x02\x02\x44\x01\x00;')
+
+
+def _fifo(p: Path) -> Path:
+    os.mkfifo(p); return p
+
+
+def _bad_png_crc(p):
+    data = bytearray(_line_image(p).read_bytes()); data[29] ^= 0xFF          # a byte of the IHDR's CRC
+    return _write(p, bytes(data))
+
+
+class _Patched:
+    "Set module attributes for the length of a `with` block (limits made small so a case stays fast)."
+    def __init__(self, module: str, **values): self.module, self.values, self.old = __import__('importlib').import_module(module), values, {}
+    def __enter__(self):
+        for k, v in self.values.items(): self.old[k] = getattr(self.module, k); setattr(self.module, k, v)
+    def __exit__(self, *exc):
+        for k, v in self.old.items(): setattr(self.module, k, v)
+
+
+class _Endless:
+    "A stream that never ends (as /dev/zero or a stuck pipe would be): hands back whatever is asked for."
+    name = '<stdin>'
+    def read(self, n=-1):
+        if n is None or n < 0: raise AssertionError('an unbounded read of an endless stream')
+        return b'\x00' * n
+
+
+def _stdin_case(stream, limit: int):
+    "hwr-predict - with `stream` on standard input and the image byte limit set to `limit`."
+    def run(d):
+        import sys, types
+        old = sys.stdin
+        sys.stdin = types.SimpleNamespace(buffer=stream)
+        try:
+            with _Patched('hwr.util', IMAGE_MAX_BYTES=limit): return predict_main(['--model', 'line', '--json', '-'])
+        finally: sys.stdin = old
+    return run
+
+
+def _labels_bytes(data: bytes, images=('a.png', 'b.png')):
+    "A folder whose labels.tsv holds exactly `data`; its rows are read and checked (nothing is prepared)."
+    def run(d):
+        folder = d/'lines'; folder.mkdir()
+        for f in images: _line_image(folder/f)
+        (folder/'labels.tsv').write_bytes(data)
+        from hwr.data.line_folder import LineFolderDataset
+        rows = LineFolderDataset(folder).rows
+        print('rows:', [(r[0].name, r[1]) for r in rows])
+        return 'ok'
+    return run
+
+
+_LM_BYTES = []
+
+
+def _spoilt_lm(**change) -> bytes:
+    "The bytes of a small LM saved by hwr, with some of its arrays replaced (a callable gets the old array)."
+    import io
+    if not _LM_BYTES:
+        from hwr.lm import CharNgramLM
+        import tempfile
+        with tempfile.TemporaryDirectory() as t:
+            p = CharNgramLM.train(['the quick brown fox jumps over the lazy dog'] * 4 + ['hello world'], meta={'alpha': 0.5, 'beta': 1.0}).save(Path(t)/'lm.npz')
+            _LM_BYTES.append(p.read_bytes())
+    with np.load(io.BytesIO(_LM_BYTES[0])) as z: arrays = {k: z[k] for k in z.files}
+    for k, v in change.items(): arrays[k] = v(arrays[k]) if callable(v) else v
+    buf = io.BytesIO(); np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _lm_meta(**kw):
+    return lambda m: np.array(json.dumps({**json.loads(str(m)), **kw}))
+
+
+def _weights_json(change: Callable[[dict], object]):
+    "The shipped line weights with their JSON changed by `change(info)` (which returns what is written)."
+    def make(d):
+        w = _copy_shipped(d)
+        j = d/'LineModelCtc_SyntheticLinesDataset_crnn.json'
+        new = change(json.loads(j.read_text()))
+        (j.write_bytes if isinstance(new, bytes) else j.write_text)(new if isinstance(new, (bytes, str)) else json.dumps(new))
+        return w
+    return make
+
+
+def _weights_values(value: float):
+    "The shipped line weights with one array's values set to `value` (NaN, inf: a run whose loss diverged)."
+    def make(d):
+        import h5py
+        w = _copy_shipped(d)
+        with h5py.File(w, 'r+') as f:
+            arrays = []; f['layers'].visititems(lambda n, o: arrays.append(o) if isinstance(o, h5py.Dataset) else None)
+            arrays[len(arrays) // 2][...] = value
+        return w
+    return make
+
+
+def _weights_json_fifo(d):
+    w = _copy_shipped(d)
+    j = d/'LineModelCtc_SyntheticLinesDataset_crnn.json'; j.unlink(); _fifo(j)
+    return w
+
+
+def _with_limit(d):
+    "hwr-predict on a line image larger than a (small) byte limit."
+    p = _line_image(d/'in.png')
+    with _Patched('hwr.util', IMAGE_MAX_BYTES=1000): return predict_main(['--model', 'line', str(p)])
+
+
+def _with_labels_limit(d):
+    with _Patched('hwr.data.line_folder', LABELS_MAX_BYTES=100):
+        return _folder_dataset(_labels(d/'lines', [('a.png', 'hello world ' * 5), ('b.png', 'good bye ' * 5)]))
+
+
+def _with_json_limit(d):
+    with _Patched('hwr.registry', WEIGHTS_JSON_MAX_BYTES=1000): return _weights_case(_copy_shipped)(d)
+
+
 # ---------------------------------------------------------------- the table
 
 ERR, USAGE, BAD_FILE = 2, 2, 1     # hwr-run-experiment: 2 for a bad config; argparse: 2; hwr-predict: 1 when a file failed
@@ -595,6 +754,120 @@ CASES = [
     Case('serve cli max connections 0', lambda d: _serve_cli('--max-connections', '0'), USAGE, '--max-connections must be from 10'),
     Case('serve cli max megapixels inf', lambda d: _serve_cli('--max-megapixels', 'inf'), USAGE, '--max-megapixels must be from 0.01 to 80'),
     Case('serve cli max mb nan', lambda d: _serve_cli('--max-mb', 'nan'), USAGE, '--max-mb must be more than 0'),
+    # ---- images, labels, LM and weights files (issue 26)
+    # images: phone photos turned by EXIF, one frame per file, regular files only, decoded size from the header, bounded bytes
+    _image_case('image exif 6 phone jpeg', _exif_photo(6), 0, 'hello', check=_json_record),
+    _image_case('image exif 8 phone jpeg', _exif_photo(8), 0, 'hello', check=_json_record),
+    _image_case('image exif 3 upside down png', _exif_photo(3, '.png'), 0, 'hello', check=_json_record),
+    _image_case('image exif 2 mirrored png', _exif_photo(2, '.png'), 0, 'hello', check=_json_record),
+    _image_case('image exif 5 transposed png', _exif_photo(5, '.png'), 0, 'hello', check=_json_record),
+    _image_case('image exif 7 transverse png', _exif_photo(7, '.png'), 0, 'hello', check=_json_record),
+    _image_case('image multi-page tiff', _frames('TIFF', 3), BAD_FILE, ('in.tif holds 3 frames', 'frame=k (0 to 2)'), check=_json_record),
+    _image_case('image animated gif', _frames('GIF', 2), BAD_FILE, ('in.gif holds 2 frames', 'as its own file'), check=_json_record),
+    _image_case('image animated webp', _frames('WEBP', 2), BAD_FILE, 'in.webp holds 2 frames', check=_json_record),
+    _image_case('image camera mpo reads its photo', _frames('MPO', 2), 0, 'hello', check=_json_record),
+    _image_case('image fifo', _fifo, BAD_FILE, ('in.png is a named pipe (FIFO), not an image file', 'save the image to a file'),
+                check=_json_record),
+    _image_case('image symlink to a fifo', lambda p: (_fifo(p.with_name('pipe')), p.symlink_to(p.with_name('pipe')), p)[2], BAD_FILE,
+                'is a named pipe (FIFO)', check=_json_record),
+    Case('image /dev/zero', lambda d: predict_main(['--model', 'line', '--json', '/dev/zero']), BAD_FILE,
+         '/dev/zero is a character device, not an image file', check=_json_record),
+    Case('image /dev/null', lambda d: predict_main(['--model', 'line', '/dev/null']), BAD_FILE, '/dev/null is a character device'),
+    _image_case('image png bomb 40000x40000', lambda p: _write(p, _png_header(40000, 40000)), BAD_FILE,
+                ('far too large to read', 'decompression bomb', 'up to 80 million pixels'), check=_json_record),
+    _image_case('image png header 9000x9000', lambda p: _write(p, _png_header(9000, 9000)), BAD_FILE,
+                ('9000×9000 pixels (81 million) when decoded', 'crop it to the writing'), check=_json_record),
+    _image_case('image gif bomb 65535x65535', lambda p: _write(p.with_suffix('.gif'), _gif_header(65535, 65535)), BAD_FILE,
+                ('in.gif is far too large to read'), check=_json_record),
+    _image_case('image truncated jpeg', lambda p: _write(p.with_suffix('.jpg'), (lambda j: (Image.open(_line_image(p)).save(j), j.read_bytes()[:600])[1])(
+                p.with_suffix('.jpg'))), BAD_FILE, ('in.jpg is damaged or cut short', 'copy it again'), check=_json_record),
+    _image_case('image truncated tiff', lambda p: _write(p.with_suffix('.tif'), (lambda t: (Image.open(_line_image(p)).save(t), t.read_bytes()[:3000])[1])(
+                p.with_suffix('.tif'))), BAD_FILE, 'in.tif is damaged or cut short', check=_json_record),
+    _image_case('image png bad crc', _bad_png_crc, BAD_FILE, 'in.png is damaged or cut short', check=_json_record),
+    _image_case('image eps (runs ghostscript)', lambda p: _write(p.with_suffix('.eps'), '%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n'),
+                BAD_FILE, 'in.eps is not an image file that hwr can read', check=_json_record),
+    Case('image file over the byte limit', lambda d: _with_limit(d), BAD_FILE, ('bytes, more than the 1,000 hwr reads from an image file', 'save it smaller')),
+    Case('image stdin over the byte limit', _stdin_case(__import__('io').BytesIO(b'\x89PNG' + b'\x00' * 5000), 1000), BAD_FILE,
+         ('standard input holds more than 1,000 bytes', 'send a smaller image'), check=_json_record),
+    Case('image stdin endless stream', _stdin_case(_Endless(), 100_000), BAD_FILE, 'standard input holds more than 100,000 bytes',
+         check=_json_record),
+    Case('image api frame out of range', lambda d: __import__('hwr.preprocess').preprocess.load_image(_frames('TIFF', 3)(d/'in.png'), frame=3),
+         ValueError, 'frame must be an integer from 0 to 2, got 3'),
+    Case('image api frame chosen', lambda d: __import__('hwr.preprocess').preprocess.load_image(_frames('TIFF', 3)(d/'in.png'), frame=2).shape,
+         'ok', ()),
+    Case('image api stream bomb', lambda d: __import__('hwr.preprocess').preprocess.load_image(__import__('io').BytesIO(_png_header(40000, 40000))),
+         ValueError, 'the image stream is far too large to read'),
+    Case('image read_image fifo', lambda d: __import__('hwr.util').util.read_image(_fifo(d/'p.png')), ValueError, 'p.png is a named pipe'),
+    # labels.tsv as editors save it
+    Case('labels utf-8 bom with header', _labels_bytes('\ufefffile\ttext\na.png\thello\nb.png\tworld\n'.encode()), 'ok',
+         "rows: [('a.png', 'hello'), ('b.png', 'world')]"),
+    Case('labels utf-8 bom no header', _labels_bytes('\ufeffa.png\thello\r\nb.png\tworld\r\n'.encode()), 'ok', "('a.png', 'hello')"),
+    Case('labels tab inside a text', _labels_bytes(b'file\ttext\na.png\thello\tworld\nb.png\tok\n'), ValueError,
+         ('line 2: 3 tab-separated cells, expected at most 2', 'replace it with a space')),
+    Case('labels tab inside a text no header', _labels_bytes(b'a.png\thello\tthere\tworld\n'), ValueError,
+         ('line 1: 4 tab-separated cells', 'a tab inside the text')),
+    Case('labels utf-16 (excel unicode text)', _labels_bytes('file\ttext\na.png\thello\n'.encode('utf-16')), ValueError,
+         ('labels.tsv is saved as UTF-16', 'save it as UTF-8')),
+    Case('labels utf-16 without bom', _labels_bytes('file\ttext\na.png\thello\n'.encode('utf-16-le')), ValueError,
+         ('holds NUL bytes (line 1)', 'save it as UTF-8')),
+    Case('labels utf-32', _labels_bytes('file\ttext\na.png\thello\n'.encode('utf-32')), ValueError, 'saved as UTF-32'),
+    Case('labels latin-1', _labels_bytes('file\ttext\na.png\thello\nb.png\tcaf\u00e9\n'.encode('latin-1')), ValueError,
+         ("is not UTF-8: line 3 has the byte 0xe9", "'é'", 'save it as UTF-8')),
+    Case('labels windows-1252 quote', _labels_bytes('a.png\tit\u2019s\n'.encode('cp1252')), ValueError, ('line 1 has the byte 0x92', '\u2019')),
+    Case('labels path ../', _labels_bytes(b'../kept/my_lines/l1.png\thello\n'), ValueError,
+         ("line 1: '../kept/my_lines/l1.png' lies outside the folder", 'stay inside it')),
+    Case('labels absolute path', _labels_bytes(b'a.png\thello\n/etc/hostname\tsecret\n'), ValueError, "line 2: '/etc/hostname' lies outside the folder"),
+    Case('labels windows path ..\\', _labels_bytes(b'..\\x.png\thello\n'), ValueError, 'lies outside the folder'),
+    Case('labels windows drive path', _labels_bytes(b'C:\\x.png\thello\n'), ValueError, 'lies outside the folder'),
+    Case('labels path climbs out of a subfolder', _labels_bytes(b'sub/../../x.png\thello\n'), ValueError, 'lies outside the folder'),
+    Case('labels invisible character in a name', _labels_bytes('a\u200b.png\thello\n'.encode()), ValueError, ('1 image(s) not found', 'a\\u200b.png')),
+    Case('labels file is a fifo', lambda d: (_line_image(((d/'lines').mkdir() or d/'lines')/'a.png'), _fifo(d/'lines'/'labels.tsv'),
+                                              _folder_dataset(d/'lines'))[2], ValueError, 'labels.tsv is not a regular file'),
+    Case('labels file over the size limit', lambda d: _with_labels_limit(d), ValueError, ('bytes, over the 100 a labels file may have', 'split')),
+    Case('labels iam id climbing out', lambda d: __import__('hwr.data.line_folder').data.line_folder.read_iam_lines(
+         _write(d/'iam'/'lines.txt', 'a01/../../x-000u-00 ok 154 19 408 746 1661 89 A|MOVE\n')), ValueError, 'is not an IAM id'),
+    # language-model files: checked on load
+    Case('lm nan counts', lambda d: _lm_case(_spoilt_lm(counts1=lambda c: np.where(np.arange(len(c)) == 1, np.nan, c.astype(float))))(d), USAGE,
+         ('lm.npz is not a usable language model: counts1 holds NaN', 'save it again')),
+    Case('lm infinite counts', lambda d: _lm_case(_spoilt_lm(counts0=lambda c: np.full(len(c), np.inf)))(d), USAGE, 'counts0 holds NaN or infinite'),
+    Case('lm negative counts', lambda d: _lm_case(_spoilt_lm(counts2=lambda c: c.astype(np.int64) - 100))(d), USAGE, 'counts2 holds negative counts'),
+    Case('lm counts of another length', lambda d: _lm_case(_spoilt_lm(counts1=lambda c: c[:-2]))(d), USAGE, 'chars1 and counts1 differ in length'),
+    Case('lm counts 2-D', lambda d: _lm_case(_spoilt_lm(counts1=np.ones((3, 3))))(d), USAGE, 'counts1 has shape (3, 3), expected one dimension'),
+    Case('lm counts as text', lambda d: _lm_case(_spoilt_lm(counts1=lambda c: c.astype(str)))(d), USAGE, 'expected numbers'),
+    Case('lm chars out of range', lambda d: _lm_case(_spoilt_lm(chars1=lambda c: c + 200))(d), USAGE, 'chars1 holds indices outside 0..78'),
+    Case('lm starts out of order', lambda d: _lm_case(_spoilt_lm(starts1=lambda s: s[::-1].copy()))(d), USAGE, 'starts1 are not offsets'),
+    Case('lm starts past the end', lambda d: _lm_case(_spoilt_lm(starts2=lambda s: s + 5))(d), USAGE, 'starts2 are not offsets'),
+    Case('lm contexts of the wrong length', lambda d: _lm_case(_spoilt_lm(ctx2=lambda c: np.array(['x'] * len(c))))(d), USAGE,
+         'ctx2 holds contexts that are not 2 characters long'),
+    Case('lm order 99', lambda d: _lm_case(_spoilt_lm(meta=_lm_meta(order=99)))(d), USAGE, 'its order is 99, expected an integer from 1 to 10'),
+    Case('lm alpha nan', lambda d: _lm_case(_spoilt_lm(meta=_lm_meta(alpha=float('nan'))))(d), USAGE, 'its alpha is nan, expected a finite number'),
+    Case('lm meta a list', lambda d: _lm_case(_spoilt_lm(meta=np.array('[1, 2]')))(d), USAGE, 'its meta is list, expected a JSON object'),
+    Case('lm api fifo', lambda d: __import__('hwr.lm').lm.load_lm(_fifo(d/'lm.npz')), ValueError, 'lm.npz is not a file (a folder, pipe or device)'),
+    # weights files: the JSON beside them, and the arrays
+    Case('weights json without network', _weights_case(_weights_json(lambda j: {k: v for k, v in j.items() if k != 'network'})), USAGE,
+         ("does not describe a network hwr can build: the key 'network' is missing", 'save the run again')),
+    Case('weights json a list', _weights_case(_weights_json(lambda j: [j])), USAGE, 'it holds a JSON list, expected an object'),
+    Case('weights json output_shape negative', _weights_case(_weights_json(lambda j: {**j, 'output_shape': [64, -80]})), USAGE,
+         'output_shape is [64, -80], expected 1 or 2 sizes'),
+    Case('weights json input_shape text', _weights_case(_weights_json(lambda j: {**j, 'input_shape': '64xN'})), USAGE,
+         'input_shape is "64xN", expected a list'),
+    Case('weights json input_shape huge', _weights_case(_weights_json(lambda j: {**j, 'input_shape': [10 ** 9, None]})), USAGE,
+         'expected 1 to 3 sizes from 1 to 65,536'),
+    Case('weights json mapping too short', _weights_case(_weights_json(lambda j: {**j, 'mapping': 'abc'})), USAGE,
+         'mapping has 3 characters, the output 80 classes'),
+    Case('weights json lstm_dim huge', _weights_case(_weights_json(lambda j: {**j, 'network_args': {**j['network_args'], 'lstm_dim': 10 ** 9}})),
+         USAGE, 'network_args.lstm_dim is 1,000,000,000, over 65,536'),
+    Case('weights json NaN in network_args', _weights_case(_weights_json(lambda j: json.dumps({**j, 'network_args': {**j['network_args'],
+         'dropout_amount': float('nan')}}))), USAGE, 'network_args.dropout_amount is nan, expected a finite number'),
+    Case('weights json unknown network', _weights_case(_weights_json(lambda j: {**j, 'network': 'crnnn'})), USAGE, "unknown network 'crnnn'"),
+    Case('weights json kind word', _weights_case(_weights_json(lambda j: {**j, 'kind': 'word'})), USAGE, "kind is 'word', expected 'char' or 'line'"),
+    Case('weights json latin-1', _weights_case(_weights_json(lambda j: json.dumps({**j, 'note': 'caf\u00e9'}, ensure_ascii=False).encode('latin-1'))),
+         USAGE, 'is not the JSON that --save writes'),
+    Case('weights json is a fifo', _weights_case(_weights_json_fifo), USAGE, 'LineModelCtc_SyntheticLinesDataset_crnn.json is not a regular file'),
+    Case('weights nan arrays', _weights_case(_weights_values(np.nan)), USAGE,
+         ('holds NaN or infinite weights', 'the training diverged or the file is damaged')),
+    Case('weights infinite arrays', _weights_case(_weights_values(np.inf)), USAGE, 'holds NaN or infinite weights'),
+    Case('weights json over the size limit', lambda d: _with_json_limit(d), USAGE, 'over the 1,000 the JSON beside weights may have'),
 ]
 
 

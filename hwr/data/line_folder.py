@@ -4,8 +4,8 @@
 
 # %% ../../nbs/43_data.line_folder.ipynb #9e253646
 from __future__ import annotations
-import hashlib, json, os
-from pathlib import Path
+import hashlib, json, os, stat
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Sequence
 
 import numpy as np
@@ -14,33 +14,68 @@ from .base import BLANK_INDEX, Dataset, encode
 from .corpus import CHARSET, _detokenize
 
 # %% auto #0
-__all__ = ['HEADER_FIRST', 'FINE_TUNE_TRAIN_ARGS', 'read_labels_tsv', 'read_iam_lines', 'check_rows', 'LineFolderDataset',
-           'write_stand_in', 'write_labels', 'cut_page', 'fine_tune_config']
+__all__ = ['HEADER_FIRST', 'LABELS_MAX_BYTES', 'SAVE_UTF8', 'FINE_TUNE_TRAIN_ARGS', 'read_labels_text', 'outside',
+           'read_labels_tsv', 'read_iam_lines', 'check_rows', 'LineFolderDataset', 'write_stand_in', 'write_labels',
+           'cut_page', 'fine_tune_config']
 
 # %% ../../nbs/43_data.line_folder.ipynb #a40f911e
 HEADER_FIRST = ('file', 'filename', 'image', 'path')   # a first row starting with one of these is a header
+LABELS_MAX_BYTES = 64 * 2**20                           # a labels file larger than this is refused (a million lines fit in far less)
+SAVE_UTF8 = "save it as UTF-8 (Notepad, LibreOffice: Save As, encoding UTF-8; Excel: Save As 'CSV UTF-8' then change commas to tabs)"
+
+def read_labels_text(path: str | Path) -> str:
+    "The text of a labels file: UTF-8, a BOM dropped; anything else (UTF-16, Latin-1, not a regular file, too large) refused."
+    path = Path(path)
+    try: st = os.stat(path)
+    except FileNotFoundError: raise FileNotFoundError(f"no labels file {path}; write one line per image: file<TAB>text") from None
+    if not stat.S_ISREG(st.st_mode): raise ValueError(f"{path} is not a regular file (a folder, pipe or device); give the labels file itself")
+    if st.st_size > LABELS_MAX_BYTES:
+        raise ValueError(f"{path} is {st.st_size:,} bytes, over the {LABELS_MAX_BYTES:,} a labels file may have; split the folder")
+    with open(path, 'rb') as f: data = f.read(LABELS_MAX_BYTES + 1)[:LABELS_MAX_BYTES]
+    if data.startswith((b'\xff\xfe\x00\x00', b'\x00\x00\xfe\xff')): raise ValueError(f"{path} is saved as UTF-32; {SAVE_UTF8}")
+    if data.startswith((b'\xff\xfe', b'\xfe\xff')): raise ValueError(f"{path} is saved as UTF-16 (Excel's 'Unicode Text'); {SAVE_UTF8}")
+    if b'\x00' in data:
+        n = data[:data.index(b'\x00')].count(b'\n') + 1
+        raise ValueError(f"{path} holds NUL bytes (line {n}): it is UTF-16 without a byte-order mark, or not a text file; {SAVE_UTF8}")
+    try: return data.decode('utf-8-sig')                 # -sig: the BOM Notepad and Excel write is dropped
+    except UnicodeDecodeError as e:
+        n, byte = data[:e.start].count(b'\n') + 1, data[e.start:e.start + 1]
+        raise ValueError(f"{path} is not UTF-8: line {n} has the byte 0x{byte.hex()} (as Latin-1 or Windows-1252 it would be "
+                         f"{byte.decode('cp1252', 'replace')!r}); {SAVE_UTF8}") from None
+
+def outside(name: str) -> bool:
+    "True when image name `name` (from a labels file) is absolute or climbs out of its folder with '..' (either slash)."
+    posix = PurePosixPath(name.replace('\\', '/'))
+    return posix.is_absolute() or bool(PureWindowsPath(name).drive) or '..' in posix.parts
 
 def read_labels_tsv(path: str | Path) -> list[tuple[Path, str, str | None]]:
     "Rows `(image path, text, group or None)` of a `labels.tsv` (`file<TAB>text[<TAB>group]`, optional header row)."
     path = Path(path)
-    rows, problems = [], []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+    rows, problems, width = [], [], 3
+    for n, line in enumerate(read_labels_text(path).splitlines(), 1):
         if not line.strip(): continue
         cells = line.split('\t')
-        if n == 1 and cells[0].strip().lower() in HEADER_FIRST: continue
+        if n == 1 and cells[0].strip().lower() in HEADER_FIRST: width = max(2, len(cells)); continue
         if len(cells) < 2: problems.append(f"line {n}: expected file<TAB>text, got {line[:60]!r}"); continue
-        rows.append((path.parent/cells[0].strip(), cells[1].strip(), cells[2].strip() if len(cells) > 2 and cells[2].strip() else None))
+        if len(cells) > width:
+            problems.append(f"line {n}: {len(cells)} tab-separated cells, expected at most {width} ({'file, text, group' if width == 3 else 'file, text'}): "
+                            f"a tab inside the text would cut it; replace it with a space ({line[:60]!r})"); continue
+        name = cells[0].strip()
+        if outside(name):
+            problems.append(f"line {n}: {name!r} lies outside the folder; image paths are relative to {path.parent} and stay inside it"); continue
+        rows.append((path.parent/name, cells[1].strip(), cells[2].strip() if len(cells) > 2 and cells[2].strip() else None))
     if problems: raise ValueError(f"{path}: {len(problems)} malformed line(s):\n  " + '\n  '.join(problems[:10]))
     return rows
 
 def read_iam_lines(path: str | Path) -> list[tuple[Path, str, str | None]]:
     "Rows `(image path, text, form)` of IAM's `lines.txt` (images under `lines/` beside it); lines IAM marks 'err' are kept."
     path, rows = Path(path), []
-    for line in path.read_text(encoding='utf-8').splitlines():
+    for line in read_labels_text(path).splitlines():
         if not line.strip() or line.startswith('#'): continue
         parts = line.split(' ')
         if len(parts) < 9: raise ValueError(f"{path}: not IAM's lines.txt layout (id ok|err graylevel n x y w h text): {line[:60]!r}")
         lid = parts[0]; form, writer = '-'.join(lid.split('-')[:2]), lid.split('-')[0]
+        if outside(f'{writer}/{form}/{lid}') or '/' in lid or '\\' in lid: raise ValueError(f"{path}: line id {lid!r} is not an IAM id (a01-000u-00)")
         text = _detokenize(' '.join(parts[8:]).split('|'))
         rows.append((path.parent/'lines'/writer/form/f'{lid}.png', text, form))
     return rows
@@ -50,7 +85,8 @@ def check_rows(rows: Sequence[tuple], # (image, text, group) rows
                where: str = 'the lines', # how to name them in the message
               ) -> None:
     "Raise one `ValueError` listing every missing image, empty text and character outside hwr's mapping."
-    missing = [str(r[0]) for r in rows if isinstance(r[0], (str, Path)) and not Path(r[0]).is_file()]
+    shown = lambda p: str(p) if str(p).isprintable() else repr(str(p))    # invisible characters in a name are shown
+    missing = [shown(r[0]) for r in rows if isinstance(r[0], (str, Path)) and not Path(r[0]).is_file()]
     empty = [str(r[0]) for r in rows if not r[1].strip()]
     unknown = {}
     for r in rows:
@@ -96,8 +132,8 @@ class LineFolderDataset(Dataset):
         if self._rows is None:
             if self.path is not None:
                 p = Path(self.path)
-                if p.is_dir(): p = p/'labels.tsv' if (p/'labels.tsv').is_file() else p/'lines.txt'
-                if not p.is_file(): raise FileNotFoundError(f"no labels.tsv (or IAM lines.txt) in {self.path}; write one line per image: file<TAB>text")
+                if p.is_dir(): p = p/'labels.tsv' if (p/'labels.tsv').exists() else p/'lines.txt'
+                if not p.exists(): raise FileNotFoundError(f"no labels.tsv (or IAM lines.txt) in {self.path}; write one line per image: file<TAB>text")
                 rows, where = (read_iam_lines(p) if p.name == 'lines.txt' else read_labels_tsv(p)), str(p)
             else:
                 rows = [(Path(r[0]), str(r[1]), str(r[2]) if len(r) > 2 and r[2] is not None else None) for r in self.lines]
