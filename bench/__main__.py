@@ -269,7 +269,7 @@ def finetune_rows() -> list[dict]:
         lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
         pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
         lm = 'beam 16 + LM'
-        if 'train_cpu_min' not in r: trained = 'the shipped weights; '
+        if 'train_cpu_min' not in r: trained = 'the first-stage (fonts-only) weights; ' if name == 'synthetic' else 'the shipped weights; '
         else:
             trained = f"{r['train_cpu_min']:.0f} CPU-min"
             if 'test_cer' in r: trained += f" on {r.get('data', r['config']['dataset'])}; synthetic test CER {r['test_cer']:.3f}"

@@ -1,8 +1,8 @@
-"""Real ink as training data: the shipped line model fine-tuned on the CSAFE training writers' lines, read on other hands.
+"""Real ink as training data: the line model trained on fonts (the recipe's first stage) fine-tuned on the CSAFE training writers' lines, read on other hands.
 
     python bench/bench_csafe_finetune.py [--variants NAME ...] [--pages N] [--json OUT]
 
-Each variant starts from the shipped line weights and trains through `run_experiment` on the kept,
+Each variant starts from the first-stage line weights (`first_stage_weights('line')`, synthetic lines only) and trains through `run_experiment` on the kept,
 labelled lines of the CSAFE WOZ pages (`CsafeDataset`'s training split: 49 writers copying one
 text), alone or mixed into the shipped recipe's synthetic lines (`MixedLinesDataset`), then reads hands it never saw:
 
@@ -11,7 +11,8 @@ text), alone or mixed into the shipped recipe's synthetic lines (`MixedLinesData
 - the **real dev lines** (../shared/realink-dev, when present): other writers, other texts, other
   scanners, greedy and beam 16 + LM.
 
-The shipped model is read the same way first (`shipped`), so every figure has its before beside it.
+The first-stage model is read the same way (`synthetic`), so every figure has its before beside it; `shipped` reads
+the shipped model (since 2026-12-06 the `mix_real3` recipe, as the recipe's `real` stage).
 Training time is in CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes.
 Nothing here trains on an LND page or a dev line.
 """
@@ -32,7 +33,8 @@ CSAFE = {'dataset': 'CsafeDataset', 'dataset_args': {}}
 SYNTH = {'dataset': 'SyntheticLinesDataset', 'dataset_args': {'num_train': 30_000, 'num_test': 2_000}, 'take': 3000}
 
 def _config(parts=None, **train) -> dict:
-    c = {'model': 'LineModelCtc', 'network': 'crnn', 'init_weights': 'shipped',
+    from hwr.training.recipes import first_stage_weights
+    c = {'model': 'LineModelCtc', 'network': 'crnn', 'init_weights': str(first_stage_weights('line')),
          'train_args': {'batch_size': 16, 'epochs': 3, 'learning_rate': 3e-4, 'lr_decay': True, 'augment': True,
                         'validation_fraction': 0, 'freeze_conv': False, **train}}
     if parts is None: c.update(dataset='CsafeDataset', dataset_args={})
@@ -67,7 +69,7 @@ def read_all(weights, pages, n_pages: int) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=['shipped', *VARIANTS])
+    ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=['synthetic', 'shipped', *VARIANTS])
     ap.add_argument('--pages', type=int, default=12, help='LND pages read whole (default 12; all lines of the 47 are read regardless)')
     ap.add_argument('--json', default=str(ROOT/'bench'/'results'/'csafe_finetune.json'), help='results file (updated variant by variant)')
     ap.add_argument('--runs', default=str(ROOT/'data'/'runs'/'csafe_finetune'), help='where the fine-tuned weights are written')
@@ -81,7 +83,10 @@ def main(argv=None):
     for name in a.variants:
         rec = {'date': datetime.date.today().isoformat()}
         weights = None
-        if name != 'shipped':
+        if name == 'synthetic':
+            from hwr.training.recipes import first_stage_weights
+            weights = first_stage_weights('line')
+        elif name != 'shipped':
             config = copy.deepcopy(VARIANTS[name])
             wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
             res = run_experiment(config, save=True, save_dir=Path(a.runs)/name, use_wandb=False, verbose=False)

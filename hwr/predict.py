@@ -173,6 +173,7 @@ def auto_kind(image, # a path, PIL image or array
              ) -> str:
     "'page' when the image holds two or more lines of writing, else 'line' when its ink is wide, else 'char'."
     from hwr.segment import segment_lines
+    image = load_image(image)                             # once: a stream (standard input, an upload) can be read only once
     found = segment_lines(image, invert)
     if len(found) >= 2:                                   # two pieces of ink above each other: a page, unless they are narrow (':', 'i')
         widths = [l.box[2] - l.box[0] for l in found]; heights = [l.box[3] - l.box[1] for l in found]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/55_training.recipes.ipynb #30d99df3
 from __future__ import annotations
-import copy, json, platform, time
+import copy, json, os, platform, shutil, time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,8 @@ from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights
 from ..util import sha256sum
 
 # %% auto #0
-__all__ = ['RECIPES', 'evaluate_shipped_weights', 'train_shipped_weights', 'train_shipped_lm']
+__all__ = ['RECIPES', 'FIRST_STAGE', 'first_stage_weights', 'evaluate_shipped_weights', 'train_shipped_weights',
+           'train_shipped_lm']
 
 # %% ../../nbs/55_training.recipes.ipynb #c046b5a8
 RECIPES = {
@@ -46,6 +47,32 @@ RECIPES = {
                  'train_args': {'batch_size': 16, 'epochs': 3, 'learning_rate': 3e-4, 'validation_fraction': 0, 'lr_decay': True, 'augment': True},
                  'max_minutes': 20}}},
 }
+
+FIRST_STAGE = 'synthetic'   # what the first stage of a recipe trains on; its weights are kept when a later stage runs
+
+def first_stage_weights(kind: str = 'line', # 'char' or 'line'
+                        out_dir: str | Path | None = None, # default: the package's weights folder
+                       ) -> Path: # a .weights.h5 file with its .json beside it
+    "The weights of the recipe's first stage (for lines: trained on synthetic lines only), kept beside the shipped ones once a later stage ran."
+    out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
+    kept = out_dir/f"{SHIPPED[kind]}_{FIRST_STAGE}.weights.h5"
+    if kept.is_file(): return kept
+    current = out_dir/f"{SHIPPED[kind]}.weights.h5"
+    if current.is_file() and weights_info(kind, current).get('stage') is None: return current
+    raise FileNotFoundError(f"no first-stage {kind} weights in {out_dir}; train them with train_shipped_weights({kind!r})")
+
+def _keep_first_stage(kind: str, out_dir: Path) -> Path:
+    "Before a later stage replaces the shipped weights: keep the first stage's (weights and JSON, each written whole) and return them."
+    kept = out_dir/f"{SHIPPED[kind]}_{FIRST_STAGE}.weights.h5"
+    current = out_dir/f"{SHIPPED[kind]}.weights.h5"
+    if current.is_file() and weights_info(kind, current).get('stage') is None:   # the first stage is in place: keep it (newer than any copy)
+        for src, dst in ((current.with_name(current.name[:-len('.weights.h5')] + '.json'), kept.with_name(kept.name[:-len('.weights.h5')] + '.json')),
+                         (current, kept)):
+            tmp = dst.with_name(f'.{dst.name}.part'); shutil.copyfile(src, tmp); os.replace(tmp, dst)
+    if not kept.is_file():
+        raise FileNotFoundError(f"a later stage continues from the first stage's weights and {out_dir} has none; "
+                                f"train the first stage first: train_shipped_weights({kind!r}, out_dir)")
+    return kept
 
 def _scoring_data(info: dict):
     "The dataset whose test split scores weights: their own, or for a mix its first part's (the mix's test split)."
@@ -130,11 +157,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
         r.update(stages[stage])
         steps = [f'train_shipped_weights("{kind}")'] + [f'train_shipped_weights("{kind}", stage="{s}")' for s in list(stages)[:list(stages).index(stage) + 1]]
         retrain = retrain.replace(steps[0], '; '.join(steps))    # every stage up to this one, in order
-        if init_weights is None:
-            init_weights = out_dir/f"{SHIPPED[kind]}.weights.h5"
-            if not init_weights.is_file():
-                raise FileNotFoundError(f"stage {stage!r} continues from trained weights and {out_dir} has none; "
-                                        f"train the first stage first: train_shipped_weights({kind!r}, out_dir)")
+        if init_weights is None: init_weights = _keep_first_stage(kind, out_dir)   # every later stage starts from the first stage's weights
     recipe_minutes = r.pop('max_minutes', None)
     max_minutes = recipe_minutes if max_minutes is None else (max_minutes or None)
     r['dataset_args'].update(dataset_args or {})
