@@ -28,6 +28,8 @@ def test_wheel_ships_metadata_and_modules(wheel):
     assert sum(weights.getinfo(n).file_size for n in h5) < 20e6, 'shipped weights stay small'
     for n in h5: assert n.replace('.weights.h5', '.json') in names, f'{n} ships with its config'
     assert 'hwr/weights/lm_english_char6.npz' in names, 'the shipped language model is in the wheel'
+    assert 'hwr/weights/LineModelCtc_SyntheticLinesDataset_crnn_synthetic.weights.h5' in names, \
+        "the line recipe's first-stage weights (the real-ink labs start from them) are in the wheel"
     eps = next(n for n in names if n.endswith('entry_points.txt'))
     eps = zipfile.ZipFile(wheel).read(eps).decode()
     assert 'hwr-run-experiment' in eps and 'hwr-predict = hwr.cli:main' in eps and 'hwr-setup = hwr.data.setup:main' in eps
