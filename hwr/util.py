@@ -230,9 +230,11 @@ def _kind_of(mode: int) -> str:
         if test(mode): return kind
     return 'not a regular file'
 
-def _not_regular(path, mode: int) -> ImageFileError:
-    return ImageFileError(f"{path} is {_kind_of(mode)}, not an image file: hwr reads images only from regular files "
-                          "(a pipe or device could keep it waiting for ever); save the image to a file and give that path")
+def _a(what: str) -> str: return f"{'an' if what[:1].lower() in 'aeio' else 'a'} {what}"   # 'an image', 'a PDF'
+
+def _not_regular(path, mode: int, what: str = 'image') -> ImageFileError:
+    return ImageFileError(f"{path} is {_kind_of(mode)}, not {_a(what)} file: hwr reads {what}s only from regular files "
+                          f"(a pipe or device could keep it waiting for ever); save the {what} to a file and give that path")
 
 def read_limited(f, # an open binary file or stream (e.g. `sys.stdin.buffer`)
                  max_bytes: int | None = None, # read no more than this (default: `IMAGE_MAX_BYTES`)
@@ -247,20 +249,20 @@ def read_limited(f, # an open binary file or stream (e.g. `sys.stdin.buffer`)
                              "(crop it to the writing, or save it as PNG or JPEG)")
     return bytes(data)
 
-def _open_file(path: Path, max_bytes: int):
-    "A regular file opened for reading; anything else is refused from its metadata, before it is opened."
+def _open_file(path: Path, max_bytes: int, what: str = 'image'):
+    "A regular file opened for reading; anything else is refused from its metadata, before it is opened. `what` names it in messages."
     try: st = os.stat(path)
-    except FileNotFoundError: raise FileNotFoundError(f"no such image file: {path}") from None
+    except FileNotFoundError: raise FileNotFoundError(f"no such {what} file: {path}") from None
     except OSError as e: raise ImageFileError(f"{path} cannot be read ({e.strerror}); check the path and its permissions") from None
-    if stat.S_ISDIR(st.st_mode): raise IsADirectoryError(f"{path} is a folder; give the path of an image file")
-    if not stat.S_ISREG(st.st_mode): raise _not_regular(path, st.st_mode)
+    if stat.S_ISDIR(st.st_mode): raise IsADirectoryError(f"{path} is a folder; give the path of {_a(what)} file")
+    if not stat.S_ISREG(st.st_mode): raise _not_regular(path, st.st_mode, what)
     if st.st_size > max_bytes:
-        raise ImageFileError(f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} hwr reads from an image file; "
-                             "crop it to the writing or save it smaller (PNG or JPEG)")
+        raise ImageFileError(f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} hwr reads from {_a(what)} file; "
+                             + ("crop it to the writing or save it smaller (PNG or JPEG)" if what == 'image' else "split it into smaller files"))
     try: fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))   # never waits, even if a pipe took the file's place
     except OSError as e: raise ImageFileError(f"{path} cannot be opened ({e.strerror}); check the path and its permissions") from None
     mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode): os.close(fd); raise _not_regular(path, mode)
+    if not stat.S_ISREG(mode): os.close(fd); raise _not_regular(path, mode, what)
     return os.fdopen(fd, 'rb')
 
 @contextlib.contextmanager
@@ -428,6 +430,7 @@ LIMITS = {   # name: (largest value allowed, what it bounds)
     'json_depth': (32, 'levels of nesting in a config, a sweep or a request'),
     'config_bytes': (1_000_000, 'bytes of a config or sweep file'),
     'stdin_bytes': (200_000_000, 'bytes read from standard input'),
+    'pdf_pages': (500, 'pages of one PDF'),
 }
 try: LIMITS['params'] = (min(LIMITS['params'][0], os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 32), LIMITS['params'][1])
 except (AttributeError, ValueError, OSError): pass    # no memory figure here: the fixed limit

@@ -1089,7 +1089,38 @@ CASES += [
     Case('limits api epochs 10**9', lambda d: __import__('hwr.util').util.check_limit('epochs', 10 ** 9), ValueError, "LIMITS['epochs']"),
     Case('structured yaml billion laughs api', lambda d: __import__('hwr.util').util.read_structured(_LAUGHS, 'yaml'), ValueError, 'more than 100,000 values'),
     Case('structured unknown format', lambda d: __import__('hwr.util').util.read_structured('{}', 'toml'), ValueError, "fmt must be 'json' or 'yaml'"),
+    # ---- PDFs: not a PDF, cut short, damaged, locked, too many or too large pages (issue 27)
+    Case('pdf named .pdf holding text', lambda d: predict_main([str(_write(d/'scan.pdf', 'my notes'))]), BAD_FILE, ('scan.pdf', 'is not a PDF')),
+    Case('pdf empty file', lambda d: predict_main([str(_write(d/'scan.pdf', b''))]), BAD_FILE, 'is empty'),
+    Case('pdf cut short', lambda d: predict_main([str(_write(d/'scan.pdf', _pdf()[:300]))]), BAD_FILE, 'is cut short'),
+    Case('pdf damaged in the middle', lambda d: predict_main([str(_write(d/'scan.pdf', _pdf()[:20] + b'\x00' * 200 + _pdf()[-40:]))]),
+         BAD_FILE, 'is damaged'),
+    Case('pdf encrypted with a password', lambda d: predict_main([str(_write(d/'scan.pdf', _pdf(encrypt=True)))]), BAD_FILE,
+         'is encrypted with a password'),
+    Case('pdf over the page limit', lambda d: _pdf_limited(d, 3, _pdf(4)), BAD_FILE, ("4 pages", "LIMITS['pdf_pages']")),
+    Case('pdf page 200 inches square', lambda d: predict_main([str(_write(d/'scan.pdf', _pdf(size=(14400, 14400))))]), BAD_FILE,
+         'too large to read even at 50 DPI'),
+    Case('pdf dpi 5000', lambda d: predict_main([str(_write(d/'scan.pdf', _pdf())), '--dpi', '5000']), USAGE, '--dpi must be from 50 to 600'),
+    Case('pdf is a named pipe', lambda d: predict_main([str(_pipe_in(d, 'scan.pdf'))]), BAD_FILE, 'not a PDF file'),
+    Case('pdf without the name, then an image', lambda d: predict_main(['--json', str(_write(d/'scan.bin', _pdf()[:300])),
+         str(_line_image(d/'ok.png'))]), BAD_FILE, 'is cut short', check=lambda d, out: _assert('"text"' in out)),
 ]
+
+
+def _pdf(pages: int = 1, **kw) -> bytes:
+    from hwr.pdf import _tiny_pdf
+    return _tiny_pdf(pages, **kw)
+
+
+def _pdf_limited(d, limit: int, data: bytes):
+    limits = __import__('hwr.util').util.LIMITS                     # the one table every module reads: changed in place
+    old = limits['pdf_pages']; limits['pdf_pages'] = (limit, old[1])
+    try: return predict_main([str(_write(d/'scan.pdf', data))])
+    finally: limits['pdf_pages'] = old
+
+
+def _assert(ok: bool):
+    assert ok
 
 
 # ---------------------------------------------------------------- the files a user keeps

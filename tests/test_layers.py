@@ -21,9 +21,9 @@ PKG = ROOT / 'hwr'
 LAYERS: list[tuple[str, list[str], str]] = [
     ('basics', ['hwr', 'hwr.util', 'hwr.metrics'],
      'Downloads, files, image display and error rates: nothing of hwr below them.'),
-    ('images', ['hwr.preprocess', 'hwr.segment'],
+    ('images', ['hwr.preprocess', 'hwr.segment', 'hwr.pdf'],
      'What every image goes through, real or synthetic: grayscale, ink on black, framing, pen width, '
-     'deslanting, line height, and cutting a page into lines.'),
+     'deslanting, line height, cutting a page into lines, and drawing the pages of a PDF.'),
     ('data', ['hwr.data.*'],
      'Datasets, their downloads and caches, fonts, corpora and the renderers that draw synthetic handwriting.'),
     ('decoding', ['hwr.decode'],
