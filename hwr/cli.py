@@ -37,8 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument('--weights', metavar='FILE', help='weights instead of the shipped ones of --model: a .weights.h5 file with its .json, '
                                                      'a run saved by hwr-run-experiment --save (any of its files, or their common stem), '
                                                      'or the W&B model artifact it logged: wandb:<entity>/<project>/<artifact>:<version>')
-    p.add_argument('--dpi', type=int, default=PDF_DPI, metavar='N',
-                   help=f'resolution PDF pages are drawn at, {MIN_DPI} to {MAX_DPI} (default {PDF_DPI}, a document scanner\'s); a page too large '
+    p.add_argument('--dpi', type=int, default=None, metavar='N',
+                   help=f'draw every PDF page at N DPI, {MIN_DPI} to {MAX_DPI} (default: a page that is one scanned image is read as its own '
+                        f'pixels, any other page drawn at {PDF_DPI}, a document scanner\'s); a page too large '
                         f'for hwr\'s image limit at N is drawn at the highest resolution that fits, with a note. A PDF page is read as a page '
                         f'unless --model says otherwise')
     p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.paths.count('-') > 1: p.error("'-' (an image on standard input) can be given only once")
     if not 1 <= args.beam <= MAX_BEAM_WIDTH: p.error(f'--beam must be from 1 to {MAX_BEAM_WIDTH}, got {args.beam}')
-    if not MIN_DPI <= args.dpi <= MAX_DPI: p.error(f'--dpi must be from {MIN_DPI} to {MAX_DPI}, got {args.dpi} (300 suits scanned handwriting)')
+    if args.dpi is not None and not MIN_DPI <= args.dpi <= MAX_DPI: p.error(f'--dpi must be from {MIN_DPI} to {MAX_DPI}, got {args.dpi} (300 suits scanned handwriting)')
     if args.weights and args.model == 'auto': p.error('--weights needs --model char or --model line (or page, which reads with line weights)')
     if args.lm and args.model == 'char': p.error('--lm reads lines; it does not apply to --model char')
     lm = None

@@ -14,7 +14,7 @@ from .util import IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS, LIMITS, ImageFileError, _op
 __all__ = ['PDF_DPI', 'MIN_DPI', 'MAX_DPI', 'PDFIUM_LOCK', 'PdfFileError', 'looks_like_pdf', 'pdf_pages', 'pdf_of_images']
 
 # %% ../nbs/50b_pdf.ipynb #a74c6b6d
-PDF_DPI = 300                  # the resolution pages are drawn at unless asked otherwise (a document scanner's)
+PDF_DPI = 300                  # the resolution pages that are not one scan are drawn at, unless asked otherwise (a document scanner's)
 MIN_DPI, MAX_DPI = 50, 600     # the resolutions a caller may ask for
 PDFIUM_LOCK = threading.Lock() # PDFium is not thread-safe: every call into it holds this lock
 
@@ -76,14 +76,29 @@ def _page_dpi(w_pt: float, h_pt: float, dpi: int) -> int:
     while d > 1 and px(d) > IMAGE_MAX_PIXELS: d -= 1
     return d
 
+def _scan_size(doc, i: int, w_pt: float, h_pt: float) -> tuple[int, int] | None:
+    "(width, height) in pixels when page `i` is one upright image covering the page (a scan), else None."
+    import pypdfium2 as pdfium
+    with PDFIUM_LOCK:
+        page = doc[i]
+        try:
+            objs = list(page.get_objects(max_depth=1))
+            if len(objs) != 1 or not isinstance(objs[0], pdfium.PdfImage): return None
+            a, b, c, d, _, _ = objs[0].get_matrix().get()
+            left, bottom, right, top = objs[0].get_bounds()
+            if b or c or a <= 0 or d <= 0 or (right - left) * (top - bottom) < 0.98 * w_pt * h_pt: return None   # turned, mirrored or partial
+            return tuple(int(v) for v in objs[0].get_px_size())
+        except pdfium.PdfiumError: return None
+        finally: page.close()
+
 # %% ../nbs/50b_pdf.ipynb #6d2d1bb3
 def pdf_pages(source, # a PDF file's path, or an open binary file (e.g. standard input)
-              dpi: int = PDF_DPI, # the resolution to draw pages at, `MIN_DPI` to `MAX_DPI`
+              dpi: int | None = None, # None: a page that is one scan as its own pixels, other pages drawn at `PDF_DPI`; N: every page drawn at N DPI (`MIN_DPI` to `MAX_DPI`)
               max_pages: int | None = None, # refuse PDFs of more pages than this (always at most `LIMITS['pdf_pages']`)
               note: Callable[[str], None] | None = None, # told when a page is drawn below `dpi` to stay within `IMAGE_MAX_PIXELS` (default: a warning)
              ) -> Iterator[tuple[int, 'PIL.Image.Image']]: # (page number from 1, grayscale image; `info` holds 'dpi' and 'pdf_pages')
     "Each page of a PDF as a grayscale PIL image, drawn one at a time after checks made before any drawing; problems are `PdfFileError`s."
-    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not MIN_DPI <= dpi <= MAX_DPI:
+    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not MIN_DPI <= dpi <= MAX_DPI):
         raise ValueError(f"dpi must be from {MIN_DPI} to {MAX_DPI}, got {dpi!r}; 300 suits scanned handwriting")
     if max_pages is not None and (isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1):
         raise ValueError(f"max_pages must be a positive whole number or None, got {max_pages!r}")
@@ -108,14 +123,17 @@ def pdf_pages(source, # a PDF file's path, or an open binary file (e.g. standard
             with PDFIUM_LOCK: w, h = doc.get_page_size(i)
             if not (w > 0 and h > 0 and math.isfinite(w * h)):
                 raise PdfFileError(f"{name}: page {i + 1} has no size ({w} × {h} points); the PDF is damaged: save or export it again")
-            d = _page_dpi(w, h, dpi)
+            scan = _scan_size(doc, i, w, h) if dpi is None else None
+            if scan and scan[0] * scan[1] <= IMAGE_MAX_PIXELS: dpis.append((None, w, h)); continue   # read as scanned
+            d = _page_dpi(w, h, dpi or PDF_DPI)
             if d < MIN_DPI:
                 raise PdfFileError(f"{name}: page {i + 1} is {w / 72:,.0f} × {h / 72:,.0f} inches, too large to read even at {MIN_DPI} DPI "
                                    f"within hwr's {IMAGE_MAX_PIXELS / 1e6:,.0f} million pixel limit; crop the page to the writing first")
             dpis.append((d, w, h))
         for i, (d, w, h) in enumerate(dpis):
-            if d < dpi:
-                msg = (f"page {i + 1} is {w / 72:,.0f} × {h / 72:,.0f} inches: drawn at {d} DPI instead of {dpi:g}, "
+            if d is None: yield i + 1, _scanned(doc, i, w, name, n); continue
+            if d < (dpi or PDF_DPI):
+                msg = (f"page {i + 1} is {w / 72:,.0f} × {h / 72:,.0f} inches: drawn at {d} DPI instead of {dpi or PDF_DPI:g}, "
                        f"to stay within hwr's {IMAGE_MAX_PIXELS / 1e6:,.0f} million pixel limit")
                 note(msg) if note else warnings.warn(msg, stacklevel=2)
             yield i + 1, _draw(doc, i, d, name, n)
@@ -139,6 +157,25 @@ def _draw(doc, i: int, dpi: int, name: str, n: int):
             if bitmap is not None: bitmap.close()
             if page is not None: page.close()
     im.info.update(dpi=(dpi, dpi), pdf_pages=n)
+    return im
+
+def _scanned(doc, i: int, w_pt: float, name: str, n: int):
+    "Page `i`, one scanned image, as that image's own pixels (grayscale), with the resolution it was placed at."
+    import pypdfium2 as pdfium
+    with PDFIUM_LOCK:
+        page = bitmap = None
+        try:
+            page = doc[i]
+            (img,) = list(page.get_objects(max_depth=1))
+            bitmap = img.get_bitmap(render=False)          # decoded as stored: no drawing, no resampling
+            im = bitmap.to_pil().convert('L').copy()       # our own copy: the bitmap's memory is PDFium's, freed with it
+        except (pdfium.PdfiumError, ValueError) as e:
+            raise PdfFileError(f"{name}: the scan on page {i + 1} cannot be decoded ({e}); the PDF is damaged: save or export it again") from None
+        finally:
+            del bitmap                                     # PDFium owns it (closing it by hand is unsafe): released here
+            if page is not None: page.close()
+    d = round(im.size[0] / (w_pt / 72))
+    im.info.update(dpi=(d, d), pdf_pages=n, scanned=True)
     return im
 
 # %% ../nbs/50b_pdf.ipynb #49afcbaa

@@ -54,6 +54,23 @@ def test_pages_in_order_with_the_text_of_the_pngs(pages, capsys):
     assert rc == 0 and len(rows) == 6 and rows[0].endswith('\tpage 1/2\tpdf page 1/3') and rows[-1].endswith('\tpage 2/2\tpdf page 3/3')
 
 
+def test_scanned_pages_are_read_as_their_own_pixels(pages, capsys):
+    "Without --dpi, a page that is one scan is its image, pixel for pixel, and reads as the PNG does."
+    import numpy as np
+    from hwr.pdf import pdf_pages
+    got = list(pdf_pages(pages/'scan.pdf'))
+    assert [k for k, _ in got] == [1, 2, 3]
+    for k, im in got:
+        assert im.info['scanned'] and im.info['dpi'] == (100, 100)
+        assert np.array_equal(np.asarray(im), np.asarray(Image.open(pages/f'p{k - 1}.png').convert('L')))
+    rc, out, err = _run([str(pages/f'p{k}.png') for k in range(3)] + ['--json'], capsys)
+    png = [r['text'] for r in json.loads(out)]
+    rc, out, err = _run([str(pages/'scan.pdf'), '--json'], capsys)
+    assert rc == 0 and [r['text'] for r in json.loads(out)] == png, err
+    blank = list(pdf_pages(__import__('io').BytesIO(_tiny_pdf(1))))          # a page with no image is drawn, at 300 DPI
+    assert not blank[0][1].info.get('scanned') and blank[0][1].info['dpi'] == (300, 300)
+
+
 def test_a_pdf_without_the_name(pages, capsys):
     (pages/'scan.bin').write_bytes((pages/'scan.pdf').read_bytes())
     rc, out, err = _run([str(pages/'scan.bin'), '--json', '--dpi', '100', '--model', 'page'], capsys)
