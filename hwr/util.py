@@ -429,7 +429,6 @@ LIMITS = {   # name: (largest value allowed, what it bounds)
     'sweep_trials': (10_000, 'trials of one sweep (--count, or the size of a grid)'),
     'json_depth': (32, 'levels of nesting in a config, a sweep or a request'),
     'config_bytes': (1_000_000, 'bytes of a config or sweep file'),
-    'stdin_bytes': (200_000_000, 'bytes read from standard input'),
     'pdf_pages': (500, 'pages of one PDF'),
 }
 try: LIMITS['params'] = (min(LIMITS['params'][0], os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 32), LIMITS['params'][1])
