@@ -103,7 +103,7 @@ def pdf_pages(source, # a PDF file's path, or an open binary file (e.g. standard
     if max_pages is not None and (isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1):
         raise ValueError(f"max_pages must be a positive whole number or None, got {max_pages!r}")
     try: import pypdfium2  # noqa: F401
-    except ImportError: raise ImportError("reading PDFs needs pypdfium2: pip install 'pypdfium2>=4.30'") from None
+    except ImportError: raise ImportError("reading PDFs needs pypdfium2: pip install 'pypdfium2>=5.15'") from None
     name = str(source) if not hasattr(source, 'read') else (getattr(source, 'name', None) if isinstance(getattr(source, 'name', None), str)
                                                            and not source.name.startswith('<') else 'the PDF stream')
     f = _source(source, name); doc = None
@@ -131,51 +131,37 @@ def pdf_pages(source, # a PDF file's path, or an open binary file (e.g. standard
                                    f"within hwr's {IMAGE_MAX_PIXELS / 1e6:,.0f} million pixel limit; crop the page to the writing first")
             dpis.append((d, w, h))
         for i, (d, w, h) in enumerate(dpis):
-            if d is None: yield i + 1, _scanned(doc, i, w, name, n); continue
-            if d < (dpi or PDF_DPI):
+            if d is not None and d < (dpi or PDF_DPI):
                 msg = (f"page {i + 1} is {w / 72:,.0f} × {h / 72:,.0f} inches: drawn at {d} DPI instead of {dpi or PDF_DPI:g}, "
                        f"to stay within hwr's {IMAGE_MAX_PIXELS / 1e6:,.0f} million pixel limit")
                 note(msg) if note else warnings.warn(msg, stacklevel=2)
-            yield i + 1, _draw(doc, i, d, name, n)
+            yield i + 1, _page_image(doc, i, d, w, name, n)   # d None: the page's scan as stored
     finally:
         if doc is not None:
             with PDFIUM_LOCK: doc.close()
         f.close()
 
-def _draw(doc, i: int, dpi: int, name: str, n: int):
-    "Page `i` drawn at `dpi` as a grayscale PIL image of its own (the bitmap and the page are closed before it is returned)."
+def _page_image(doc, i: int, dpi: int | None, w_pt: float, name: str, n: int):
+    "Page `i` as a grayscale PIL image of its own: drawn at `dpi`, or (None) its one scanned image as stored, with the resolution it was placed at."
     import pypdfium2 as pdfium
     with PDFIUM_LOCK:
         page = bitmap = None
         try:
             page = doc[i]
-            bitmap = page.render(scale=dpi / 72 * _SHRINK, grayscale=True)   # width = ceil(points × scale)
-            im = bitmap.to_pil().convert('L')                # a copy: the bitmap's memory is freed below
-        except pdfium.PdfiumError as e:
-            raise PdfFileError(f"{name}: page {i + 1} cannot be drawn ({e}); the PDF is damaged: save or export it again") from None
-        finally:
-            if bitmap is not None: bitmap.close()
-            if page is not None: page.close()
-    im.info.update(dpi=(dpi, dpi), pdf_pages=n)
-    return im
-
-def _scanned(doc, i: int, w_pt: float, name: str, n: int):
-    "Page `i`, one scanned image, as that image's own pixels (grayscale), with the resolution it was placed at."
-    import pypdfium2 as pdfium
-    with PDFIUM_LOCK:
-        page = bitmap = None
-        try:
-            page = doc[i]
-            (img,) = list(page.get_objects(max_depth=1))
-            bitmap = img.get_bitmap(render=False)          # decoded as stored: no drawing, no resampling
-            im = bitmap.to_pil().convert('L').copy()       # our own copy: the bitmap's memory is PDFium's, freed with it
+            if dpi is None:
+                (img,) = list(page.get_objects(max_depth=1))
+                bitmap = img.get_bitmap(render=False)      # decoded as stored: no drawing, no resampling; PDFium owns it
+            else: bitmap = page.render(scale=dpi / 72 * _SHRINK, grayscale=True)   # width = ceil(points × scale)
+            im = bitmap.to_pil().convert('L').copy()       # our own copy: the bitmap's memory is freed below
         except (pdfium.PdfiumError, ValueError) as e:
-            raise PdfFileError(f"{name}: the scan on page {i + 1} cannot be decoded ({e}); the PDF is damaged: save or export it again") from None
+            raise PdfFileError(f"{name}: page {i + 1} cannot be {'decoded' if dpi is None else 'drawn'} ({e}); the PDF is damaged: "
+                               "save or export it again") from None
         finally:
-            del bitmap                                     # PDFium owns it (closing it by hand is unsafe): released here
+            if bitmap is not None and dpi is not None: bitmap.close()   # a scan's bitmap is PDFium's: closing it by hand is unsafe
+            del bitmap
             if page is not None: page.close()
-    d = round(im.size[0] / (w_pt / 72))
-    im.info.update(dpi=(d, d), pdf_pages=n, scanned=True)
+    d = dpi if dpi is not None else round(im.size[0] / (w_pt / 72))
+    im.info.update(dpi=(d, d), pdf_pages=n, **({'scanned': True} if dpi is None else {}))
     return im
 
 # %% ../nbs/50b_pdf.ipynb #49afcbaa
