@@ -50,24 +50,26 @@ RECIPES = {
 
 FIRST_STAGE = 'synthetic'   # what the first stage of a recipe trains on; its weights are kept when a later stage runs
 
+def _stage_files(kind: str, out_dir: Path) -> tuple[Path, Path]:
+    "The first stage's kept weights file and the shipped one, in `out_dir`."
+    return out_dir/f"{SHIPPED[kind]}_{FIRST_STAGE}.weights.h5", out_dir/f"{SHIPPED[kind]}.weights.h5"
+
 def first_stage_weights(kind: str = 'line', # 'char' or 'line'
                         out_dir: str | Path | None = None, # default: the package's weights folder
                        ) -> Path: # a .weights.h5 file with its .json beside it
     "The weights of the recipe's first stage (for lines: trained on synthetic lines only), kept beside the shipped ones once a later stage ran."
     out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
-    kept = out_dir/f"{SHIPPED[kind]}_{FIRST_STAGE}.weights.h5"
+    kept, current = _stage_files(kind, out_dir)
     if kept.is_file(): return kept
-    current = out_dir/f"{SHIPPED[kind]}.weights.h5"
     if current.is_file() and weights_info(kind, current).get('stage') is None: return current
     raise FileNotFoundError(f"no first-stage {kind} weights in {out_dir}; train them with train_shipped_weights({kind!r})")
 
 def _keep_first_stage(kind: str, out_dir: Path) -> Path:
     "Before a later stage replaces the shipped weights: keep the first stage's (weights and JSON, each written whole) and return them."
-    kept = out_dir/f"{SHIPPED[kind]}_{FIRST_STAGE}.weights.h5"
-    current = out_dir/f"{SHIPPED[kind]}.weights.h5"
+    kept, current = _stage_files(kind, out_dir)
+    json_of = lambda p: p.with_name(p.name[:-len('.weights.h5')] + '.json')
     if current.is_file() and weights_info(kind, current).get('stage') is None:   # the first stage is in place: keep it (newer than any copy)
-        for src, dst in ((current.with_name(current.name[:-len('.weights.h5')] + '.json'), kept.with_name(kept.name[:-len('.weights.h5')] + '.json')),
-                         (current, kept)):
+        for src, dst in ((json_of(current), json_of(kept)), (current, kept)):
             tmp = dst.with_name(f'.{dst.name}.part'); shutil.copyfile(src, tmp); os.replace(tmp, dst)
     if not kept.is_file():
         raise FileNotFoundError(f"a later stage continues from the first stage's weights and {out_dir} has none; "
@@ -143,7 +145,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
-                          stage: str | None = None, # a later stage of the recipe (e.g. 'real' for lines), continuing from `init_weights` (default: the weights in `out_dir`)
+                          stage: str | None = None, # a later stage of the recipe (e.g. 'real' for lines), continuing from `init_weights` (default: the first stage's weights in `out_dir`)
                           verbose: int = 2,
                          ) -> dict: # the JSON written beside the weights
     "Train the model behind `CharacterPredictor` or `LinePredictor` on embedded data and save weights + JSON."
