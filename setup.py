@@ -45,7 +45,7 @@ setuptools.setup(
     **({'url': cfg['homepage']} if cfg.get('homepage') else {}),    # no placeholder URL
     packages=packages + ['hwr.metadata', 'hwr.templates'],
     package_dir={'hwr.metadata': 'data/raw', 'hwr.templates': 'nbs/experiments'},
-    package_data={'hwr.metadata': ['*/metadata.toml', 'csafe/lines.tsv'], 'hwr': ['weights/*.weights.h5', 'weights/*.json', 'weights/*.npz'],
+    package_data={'hwr.metadata': ['*/metadata.toml', 'csafe/lines.tsv'], 'hwr': ['weights/*.weights.h5', 'weights/*.json', 'weights/*.npz', 'weights/*.onnx'],
                   'hwr.templates': ['train.ipynb', 'sample.json', '*.yaml']},   # the papermill template and example configs
     include_package_data=False,
     install_requires=requirements,

@@ -13,6 +13,9 @@ Run from the repository root. Sections (all by default, or those named with --on
   inference   ms per character and per line (greedy and beam search) with the shipped weights:
               batched (the network plus decoding) and one image at a time through the predictors
               (preprocessing included)
+  speed       real dev lines read one per call, phase by phase (load, preprocess, network, decode), batched
+              and with the LM, beside Tesseract timed in the same run; 11-line dev pages through
+              PagePredictor (bench/bench_speed.py; raw results in bench/results/speed.json)
   accuracy    the shipped weights on the held-out synthetic test splits (an unseen font) and
               on the 5,000 real MNIST digits
   realink     the shipped line weights (greedy, beam 10, beam 16 + language model) and Tesseract (`--psm 7 -l eng`, when on
@@ -49,7 +52,7 @@ from .bench_synthetic import best_rate, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT/'bench'/'results'
-SECTIONS = ('generation', 'throughput', 'inference', 'accuracy', 'realink', 'csafe', 'training', 'course')
+SECTIONS = ('generation', 'throughput', 'inference', 'speed', 'accuracy', 'realink', 'csafe', 'training', 'course')
 BEGIN, END = '<!-- begin generated results: python -m bench -->', '<!-- end generated results -->'
 
 
@@ -246,6 +249,24 @@ def realink(a) -> list[dict]:
                      'how': f'{n} lines, {beam["groups"][g]["chars"]} characters; greedy {greedy["groups"][g]["cer"]:.3f}{lg}; '
                             f'WER {beam["groups"][g]["wer"]:.3f}{tg}'})
     return rows
+
+
+def speed(a) -> list[dict]:
+    from . import bench_speed as bs
+    f = RESULTS_DIR/'speed.json'
+    res = bs.evaluate(max(a.repeat, 1))
+    if res is None:
+        if not f.exists(): return [{'figure': 'reading speed on real lines', 'value': float('nan'), 'unit': '', 'how': rl_missing()}]
+        res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
+    elif a.out != '-':
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    print(bs.table(res))
+    return bs.rows(res)
+
+
+def rl_missing() -> str:
+    from . import bench_realink as rl
+    return rl.missing_message() or 'the dev set is absent'
 
 
 def csafe(a) -> list[dict]:

@@ -14,7 +14,8 @@ from .metrics import cer
 
 # %% auto #0
 __all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'LM_BEAM_WIDTH', 'LM_PRUNE', 'LM_ALPHAS', 'LM_BETAS', 'check_beam_width',
-           'ctc_decode', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm']
+           'ctc_decode', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm', 'greedy_readings', 'char_confidences',
+           'line_confidence', 'fit_calibration', 'calibrate', 'calibration_table']
 
 # %% ../nbs/22a_decode.ipynb #404efbf3
 DECODE_STRATEGIES = ('greedy', 'beam_search')
@@ -129,3 +130,85 @@ def tune_lm(probs: Sequence, # per line, (frames, classes) network outputs
     return {'alpha': float(alphas[i]), 'beta': float(betas[j]), 'cer': float(grid[i, j]),
             'cer_no_lm': cer(list(truths), lm_decode(probs, None, beam_width=beam_width)[0]),
             'alphas': list(alphas), 'betas': list(betas), 'grid': grid.tolist()}
+
+# %% ../nbs/22a_decode.ipynb #1883780d
+def greedy_readings(probs, # (N, frames, classes) softmax outputs, or a list of (frames, classes) arrays
+                   ) -> list[tuple[str, np.ndarray]]: # per line: the text and each character's confidence
+    "Greedy CTC decoding in NumPy (the best class per frame, repeats merged, blanks dropped), with each character's peak posterior."
+    out = []
+    for p in probs:
+        p = np.asarray(p, np.float32)
+        if p.ndim != 2 or p.shape[1] != len(MAPPING): raise ValueError(f"expected (frames, {len(MAPPING)}) probabilities per line, got {p.shape}")
+        if not len(p): out.append(('', np.zeros(0, np.float32))); continue
+        best = p.argmax(-1)
+        starts = np.flatnonzero(np.r_[True, best[1:] != best[:-1]])   # the first frame of each run of one class
+        peak = np.maximum.reduceat(p[np.arange(len(p)), best], starts) # the run's highest posterior
+        keep = best[starts] != BLANK_INDEX
+        out.append((decode(best[starts][keep]), peak[keep]))
+    return out
+
+def char_confidences(probs, # (frames, classes) softmax outputs for one line
+                     text: str, # a reading of the line (from any decoder)
+                    ) -> np.ndarray: # float32 (len(text),): each character's peak posterior along the alignment
+    "Each character's peak posterior over the frames the most probable CTC alignment of `text` gives it (Viterbi); zeros if `text` cannot fit the frames."
+    p = np.asarray(probs, np.float64)
+    if not text: return np.zeros(0, np.float32)
+    unknown = sorted(set(text) - set(CHAR_TO_INDEX))
+    if unknown: raise ValueError(f"the text has characters the model cannot write: {''.join(unknown)!r}")
+    ext = np.full(2 * len(text) + 1, BLANK_INDEX); ext[1::2] = [CHAR_TO_INDEX[c] for c in text]   # blank, c1, blank, c2, ..., blank
+    S, T = len(ext), len(p)
+    logp = np.log(np.clip(p[:, ext], 1e-30, 1.0))
+    jump = np.zeros(S, bool); jump[3::2] = ext[3::2] != ext[1:-2:2]     # c_k may follow c_(k-1) directly unless they are the same
+    score = np.full(S, -np.inf); score[:2] = logp[0, :2]
+    back = np.zeros((T, S), np.int8)                                     # 0: stayed, 1: from the state before, 2: skipped a blank
+    for t in range(1, T):
+        cand = np.stack([score, np.r_[-np.inf, score[:-1]], np.where(jump, np.r_[-np.inf, -np.inf, score[:-2]], -np.inf)])
+        back[t] = cand.argmax(0); score = cand.max(0) + logp[t]
+    s = S - 1 if S == 1 or score[S - 1] >= score[S - 2] else S - 2
+    if not np.isfinite(score[s]): return np.zeros(len(text), np.float32)   # more characters than frames
+    conf = np.zeros(len(text), np.float32)
+    for t in range(T - 1, -1, -1):                                       # walk the alignment back
+        if s % 2: conf[s // 2] = max(conf[s // 2], p[t, ext[s]])
+        s -= int(back[t, s])
+    return conf
+
+def line_confidence(probs, # (frames, classes) softmax outputs for one line
+                    chars: np.ndarray, # the confidence of each character read (`greedy_readings`, `char_confidences`)
+                   ) -> float: # the mean of the characters' confidences; for an empty reading, the mean probability of blank
+    "A line's raw confidence: how sure the network is of the characters it read."
+    return float(np.mean(chars)) if len(chars) else float(np.mean(np.asarray(probs)[:, BLANK_INDEX])) if len(probs) else 0.0
+
+# %% ../nbs/22a_decode.ipynb #1874a84f
+def fit_calibration(raw, # raw line confidences (`line_confidence`) of held-out lines
+                    accuracy, # what each line reached: 1 − its CER, clipped to [0, 1]
+                    points: int = 25, # at most this many points are kept
+                   ) -> dict: # {'raw': [...], 'calibrated': [...], 'lines': n}: a non-decreasing map, for `calibrate`
+    "The non-decreasing map from raw confidence to the accuracy lines with that confidence reach (isotonic regression)."
+    from scipy.optimize import isotonic_regression
+    raw, acc = np.asarray(raw, np.float64), np.clip(np.asarray(accuracy, np.float64), 0, 1)
+    if raw.shape != acc.shape or raw.ndim != 1 or len(raw) < 10: raise ValueError(f"need as many raw confidences as accuracies, at least 10, got {raw.shape} and {acc.shape}")
+    if not (np.isfinite(raw).all() and np.isfinite(acc).all()): raise ValueError("confidences and accuracies must be finite numbers")
+    order = np.argsort(raw, kind='stable')
+    x, y = raw[order], isotonic_regression(acc[order]).x
+    keep = np.unique(np.linspace(0, len(x) - 1, points).round().astype(int))   # a few points spread over the lines
+    return {'raw': [round(float(v), 4) for v in x[keep]], 'calibrated': [round(float(v), 4) for v in y[keep]], 'lines': int(len(x))}
+
+def calibrate(calibration: dict | None, # from `fit_calibration` (None: raw values are returned)
+              raw, # raw confidences
+             ) -> np.ndarray:
+    "Calibrated confidences: the raw ones mapped through `calibration` (flat beyond its ends)."
+    raw = np.asarray(raw, np.float64)
+    return raw if not calibration else np.interp(raw, calibration['raw'], calibration['calibrated'])
+
+def calibration_table(confidence, # confidences (calibrated or raw) of held-out lines
+                      accuracy, # 1 − CER of each line
+                      bins: Sequence[float] = (0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001), # bin edges of the confidence
+                     ) -> list[dict]: # per non-empty bin: 'bin', 'lines', 'mean_confidence', 'accuracy'
+    "How accurate lines were, bin by bin of their confidence: a calibrated confidence matches its bin's accuracy."
+    c, a = np.asarray(confidence, np.float64), np.clip(np.asarray(accuracy, np.float64), 0, 1)
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        m = (c >= lo) & (c < hi)
+        if m.any(): rows.append({'bin': f'{lo:.2f}-{min(hi, 1):.2f}', 'lines': int(m.sum()), 'mean_confidence': round(float(c[m].mean()), 3),
+                                 'accuracy': round(float(a[m].mean()), 3)})
+    return rows

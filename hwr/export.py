@@ -215,7 +215,7 @@ def export_model(run: str | Path = 'shipped-line', # 'shipped-line', 'shipped-ch
         seconds = time.time() - t0
         record = {'format': format, 'kind': kind, 'hwr': __version__, 'network': info['network'], 'network_args': info['network_args'],
                   'input_shape': info['input_shape'], 'output_shape': info['output_shape'], 'mapping': ''.join(info['mapping']) if 'mapping' in info else None,
-                  'weights': str(weights), 'weights_sha256': hashlib.sha256(weights.read_bytes()).hexdigest(),
+                  'weights': weights.name, 'weights_sha256': hashlib.sha256(weights.read_bytes()).hexdigest(),
                   'input': 'float32 images (N, height, width) in [0, 1], white ink on black, as hwr.preprocess makes them'
                            + ('; TFLite reads one line per call' if format == 'tflite' and kind == 'line' else ''),
                   'output': 'softmax per frame (CTC; blank last)' if kind == 'line' else 'softmax per class'}

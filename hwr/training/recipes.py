@@ -16,13 +16,13 @@ from ..data.csafe import line_labels_file
 from ..data.fonts import check_fonts_available
 from ..data.mnist_digits import load_mnist_digits
 from ..data.synthetic import SyntheticLinesDataset
-from ..decode import tune_lm
+from ..decode import fit_calibration, tune_lm
 from ..lm import LM_DIR, LM_FILE, LM_ORDER, CharNgramLM
-from ..metrics import text_scores
+from ..metrics import cer, text_scores
 from ..models.base import get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
-from ..predict import CharacterPredictor, LinePredictor
+from ..predict import CharacterPredictor, LinePredictor, onnx_export_of
 from .run_experiment import _start_from
 from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights_files, weights_info
 from ..util import sha256sum
@@ -108,12 +108,21 @@ def _char_metrics(p: CharacterPredictor, data, n_check: int) -> dict:
 def _line_metrics(p: LinePredictor, data, n_check: int) -> dict:
     truth = [decode(t) for t in data.y_test]
     def read(x, beam=1): return [t for t, _ in p.predict_prepared(x, beam)]
-    m = {f'test_{k}': v for k, v in text_scores(truth, read(data.x_test)).items()}
+    greedy = p.predict_prepared(data.x_test, details=True)
+    m = {f'test_{k}': v for k, v in text_scores(truth, [r['text'] for r in greedy]).items()}
+    p.info['confidence_calibration'] = _calibration(greedy, truth)
     x, n = data.x_test[:n_check], min(n_check, len(truth))               # beam search is slow on a CPU: a subset
     m[f'test_cer_first{n}'] = text_scores(truth[:n], read(x))['cer']
     m[f'test_cer_first{n}_beam10'] = text_scores(truth[:n], read(x, 10))['cer']
     m[f'test_cer_first{n}_preprocessed'] = text_scores(truth[:n], [t for t, _ in p.predict_batch(list(x))])['cer']
     return {k: round(float(v), 4) for k, v in m.items()}
+
+def _calibration(readings: list[dict], truth: list[str]) -> dict | None:
+    "The map from raw to calibrated line confidence, fitted on the held-out test lines (see `hwr.decode.fit_calibration`)."
+    if len(truth) < 10: return None
+    acc = [max(0.0, 1 - cer([t], [r['text']])) for t, r in zip(truth, readings)]
+    cal = fit_calibration([r['raw_confidence'] for r in readings], acc)
+    return {**cal, 'fitted_on': 'the test split of the weights\' dataset (held-out fonts), greedy readings', 'target': '1 - CER of the line'}
 
 def evaluate_shipped_weights(kind: str, # 'char' or 'line'
                              weights: str | Path | None = None, # a .weights.h5 file with its .json (default: shipped)
@@ -124,7 +133,7 @@ def evaluate_shipped_weights(kind: str, # 'char' or 'line'
     info = predictor.info
     data = _scoring_data(info)
     n_check = n_check or (5000 if kind == 'char' else 500)
-    info['metrics'] = (_char_metrics if kind == 'char' else _line_metrics)(predictor, data, n_check)
+    info['metrics'] = (_char_metrics if kind == 'char' else _line_metrics)(predictor, data, n_check)   # lines: also the calibration
     weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
     return info['metrics']
 
@@ -138,6 +147,15 @@ def _check_recorded_fonts(kind: str, out_dir: Path):
         raise RuntimeError(f"the weights in {out_dir} were trained on {len(fonts)} fonts and some are missing here, so a retrain "
                            f"would draw other data:\n{e}") from None
 
+def _export_onnx(weights: Path) -> str | None:
+    "Make the ONNX export of new weights that predictors run; an export of earlier weights is never used (its sha256 differs), and is replaced."
+    try: import tf2onnx  # noqa: F401
+    except ImportError:
+        print("note: no ONNX export made (pip install tf2onnx); predictors run these weights with TensorFlow, more slowly")
+        return None
+    from hwr.export import export_model
+    return str(export_model(weights, 'onnx', force=True)['path'])
+
 def train_shipped_weights(kind: str, # 'char' or 'line'
                           out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
                           epochs: int | None = None, # override the recipe's epochs
@@ -146,6 +164,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
                           stage: str | None = None, # a later stage of the recipe (e.g. 'real' for lines), continuing from `init_weights` (default: the first stage's weights in `out_dir`)
+                          onnx: bool = True, # also make the ONNX export predictors run (needs tf2onnx; without it they run TensorFlow)
                           verbose: int = 2,
                          ) -> dict: # the JSON written beside the weights
     "Train the model behind `CharacterPredictor` or `LinePredictor` on embedded data and save weights + JSON."
@@ -207,6 +226,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     info_path = out_dir/f"{SHIPPED[kind]}.json"
     info_path.write_text(json.dumps(info, indent=1))
     info['metrics'] = evaluate_shipped_weights(kind, path, n_check)
+    info['onnx'] = _export_onnx(path) if onnx else None
     return info
 
 # %% ../../nbs/55_training.recipes.ipynb #12977e97
