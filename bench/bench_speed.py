@@ -14,7 +14,9 @@ On the 49 dev lines of ../shared/realink-dev (image files as a user has them):
 - Tesseract 5 (`--psm 7 -l eng`, one process per line, as `bench_realink` runs it) on the same
   files in the same run, and the ratio;
 - whole dev pages of 11 lines through `PagePredictor` (greedy, and with the LM);
-- the greedy CER of each reading, so a speed-up that changes what hwr reads shows.
+- the greedy CER of each reading, so a speed-up that changes what hwr reads shows;
+- how the calibrated line confidence (fitted on synthetic lines in held-out fonts) holds on these
+  real lines: mean confidence against mean accuracy (1 − CER), bin by bin, and their rank correlation.
 
 Each timing is the best of `--repeat` passes over all lines (the first pass also warms up). The
 figures depend on the machine and its load: the load average is printed with them.
@@ -71,9 +73,14 @@ def evaluate(repeat: int = 3, root=None) -> dict | None:
         'decode': best_ms(lambda p: greedy_readings([p]), probs, repeat)}
     res['median_width'] = int(np.median([x.shape[1] for x in prepared]))
     res['batched_ms'] = best_ms(lambda ps: lp.predict_batch(ps), [paths], repeat) / len(paths)
-    one = [lp.predict(p)[0] for p in paths]
+    one = [lp.predict(p) for p in paths]
     batched = [t for t, _ in lp.predict_batch(paths)]
-    res['cer'] = {'one line per call': cer(truths, one), 'batched': cer(truths, batched)}
+    res['cer'] = {'one line per call': cer(truths, [t for t, _ in one]), 'batched': cer(truths, batched)}
+    from hwr.decode import calibration_table
+    acc = [max(0.0, 1 - cer([truth], [t])) for truth, (t, _) in zip(truths, one)]
+    conf = [c for _, c in one]
+    res['calibration'] = {'table': calibration_table(conf, acc), 'mean_confidence': float(np.mean(conf)), 'mean_accuracy': float(np.mean(acc)),
+                          'rank_correlation': float(np.corrcoef(np.argsort(np.argsort(conf)), np.argsort(np.argsort(acc)))[0, 1])}
     lm = LinePredictor(lm='shipped')
     lm.predict(paths[0])
     res['one_line_ms']['end to end, beam 16 + LM'] = best_ms(lm.predict, paths, 1)
@@ -103,6 +110,11 @@ def table(res: dict) -> str:
     if t: out += [f"| Tesseract ({t['version']}) | {t['ms_per_line']:.1f} |",
                   f"| Tesseract / hwr end to end | {t['ms_per_line'] / o['end to end']:.1f}× |"]
     out += ['', 'CER: ' + ', '.join(f'{k} {v:.4f}' for k, v in res['cer'].items()) + (f"; Tesseract {t['cer']:.4f}" if t else '')]
+    c = res.get('calibration')
+    if c:
+        out.append(f"confidence on these real lines: mean {c['mean_confidence']:.3f} against mean accuracy (1 - CER) {c['mean_accuracy']:.3f}; "
+                   f"rank correlation {c['rank_correlation']:.2f}")
+        out += [f"  confidence {r['bin']}: {r['lines']} lines, mean confidence {r['mean_confidence']:.3f}, accuracy {r['accuracy']:.3f}" for r in c['table']]
     for p in res['pages']:
         out.append(f"page {p['page']} ({p['lines']} lines): greedy {p['greedy s']:.2f} s ({p['greedy lines found']} lines found), "
                    f"beam 16 + LM {p['beam 16 + LM s']:.2f} s")

@@ -18,7 +18,7 @@ from scipy import ndimage as ndi
 # %% auto #0
 __all__ = ['PAGE_NS', 'PAGE_XSD_URL', 'ALTO_NS', 'ALTO_VERSION', 'ALTO_XSD_URL', 'XLINK_XSD_URL', 'XSI_NS', 'SOFTWARE',
            'xml_text', 'box_points', 'check_page', 'E', 'to_page_xml', 'to_alto_xml', 'line_polygon', 'line_baseline',
-           'add_outlines', 'schema_file', 'schema_errors', 'written_by_hwr', 'write_xml']
+           'add_outlines', 'scale_page', 'schema_file', 'schema_errors', 'written_by_hwr', 'write_xml']
 
 # %% ../nbs/50c_formats.ipynb #91924a03
 PAGE_NS = 'http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15'
@@ -302,6 +302,16 @@ def add_outlines(page: dict, # what `PagePredictor.predict` returns
         base = line_baseline(f.image, f.box)
         out.append({**l, 'polygon': [list(p) for p in line_polygon(f.image, f.box, step)], **({'baseline': [list(p) for p in base]} if base else {})})
     return {**page, 'lines': out}
+
+def scale_page(page: dict, # a page reading, its pixels on the image as read (`load_image` reduces very large images)
+               shape: tuple, # (height, width) of the image as read
+               width: int, height: int, # the image as stored
+              ) -> dict:
+    "A copy of `page` with its size and every box, polygon and baseline in the pixels of the image as stored."
+    sx, sy = width / shape[1], height / shape[0]
+    at = lambda pts: [[min(width, int(round(x * sx))), min(height, int(round(y * sy)))] for x, y in pts]
+    scaled = lambda l: {**l, 'box': sum(at([l['box'][:2], l['box'][2:]]), []), **{k: at(l[k]) for k in ('polygon', 'baseline') if l.get(k)}}
+    return {**page, 'width': int(width), 'height': int(height), 'lines': [scaled(l) for l in page.get('lines', [])]}
 
 # %% ../nbs/50c_formats.ipynb #7a32ef77
 _SCHEMAS = {PAGE_NS: PAGE_XSD_URL, ALTO_NS: ALTO_XSD_URL}

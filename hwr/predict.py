@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_predict.ipynb #87443a33
 from __future__ import annotations
-import hashlib, json, os
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -12,20 +12,17 @@ from typing import Sequence
 import numpy as np
 
 from .data.base import MAPPING
-from .decode import (LM_BEAM_WIDTH, calibrate, char_confidences, check_beam_width, ctc_decode, greedy_readings, line_confidence,
-                        lm_decode)
+from .decode import LM_BEAM_WIDTH, calibrate, char_confidences, check_beam_width, ctc_decode, greedy_readings, line_confidence, lm_decode
 from .models.line import prepare_lines
 from .registry import (RETRAIN, SAVED_SUFFIXES, SHIPPED, WEIGHTS_DIR, full_network_args, load_network,  # re-exported:
-                          wandb_weights, weights_info)                                                        # they lived here
-from .registry import weights_files
+                          wandb_weights, weights_info, onnx_export_of, onnx_session, weights_files)           # they lived here
 from .util import moved_names
 
 __getattr__ = moved_names(__name__, {'train_shipped_weights': 'hwr.training.recipes', 'evaluate_shipped_weights': 'hwr.training.recipes',
                                      'RECIPES': 'hwr.training.recipes', 'main': 'hwr.cli'})
 
 # %% auto #0
-__all__ = ['RUNTIMES', 'MAX_BATCH', 'AUTO_LINE_ASPECT', 'onnx_export_of', 'CharacterPredictor', 'LinePredictor', 'PagePredictor',
-           'auto_kind']
+__all__ = ['RUNTIMES', 'MAX_BATCH', 'AUTO_LINE_ASPECT', 'CharacterPredictor', 'LinePredictor', 'PagePredictor', 'auto_kind']
 
 # %% ../nbs/50_predict.ipynb #b3c273ef
 from .preprocess import (BlankImageError, load_image, ink_on_black, ink_box, preprocess_character, ink_core, preprocess_line,
@@ -35,27 +32,9 @@ from .preprocess import (BlankImageError, load_image, ink_on_black, ink_box, pre
 RUNTIMES = ('auto', 'onnx', 'keras')
 MAX_BATCH = 4096                                         # lines or characters per network call (memory grows with it)
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
-def onnx_export_of(weights: str | Path, # a .weights.h5 file
-                  ) -> Path | None: # its ONNX export, or None
-    "The ONNX export `hwr-export` made of exactly these weights: beside them, with the weights' sha256 in its JSON."
-    weights = Path(weights)
-    onnx = weights.with_name(weights.name[:-len('.weights.h5')] + '.onnx')
-    sidecar = Path(str(onnx) + '.json')
-    if not (onnx.is_file() and sidecar.is_file()): return None
-    try: record = json.loads(sidecar.read_text())
-    except (OSError, ValueError): return None
-    return onnx if isinstance(record, dict) and record.get('weights_sha256') == _sha256(weights) else None   # a stale export is never used
-
-def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= MAX_BATCH:
-        raise ValueError(f"batch_size must be an integer from 1 to {MAX_BATCH}, got {batch_size!r}")
-    return int(batch_size)
+def _check_batch_size(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BATCH: raise ValueError(f"batch_size must be an integer from 1 to {MAX_BATCH}, got {n!r}")
+    return int(n)
 
 class _Predictor:
     kind = ''
@@ -68,21 +47,9 @@ class _Predictor:
         self.network, self.info = load_network(self.kind, weights)
         self.mapping, self.invert = list(self.info.get('mapping', MAPPING)), invert
         self.runtime, self._session = 'keras', None
-        if runtime != 'keras': self._open_onnx(weights_files(self.kind, weights)[0], runtime == 'onnx')
-
-    def _open_onnx(self, weights: Path, required: bool):
-        "Run the network with ONNX Runtime when these weights have an export (4-5× faster than TensorFlow for a line on a CPU)."
-        onnx = onnx_export_of(weights)
-        try: import onnxruntime as ort
-        except ImportError: ort = None
-        if required and ort is None: raise ValueError("runtime='onnx' needs onnxruntime: pip install onnxruntime")
-        if required and onnx is None:
-            raise ValueError(f"{weights} has no ONNX export made from it beside it; make one with\n    hwr-export {weights} --format onnx")
-        if onnx is None or ort is None: return
-        options = ort.SessionOptions()
-        options.log_severity_level = 3                       # errors only
-        self._session = ort.InferenceSession(str(onnx), options, providers=['CPUExecutionProvider'])
-        self._input, self.runtime = self._session.get_inputs()[0].name, 'onnx'
+        if runtime != 'keras':                               # ONNX Runtime on the weights' own export: 4-5× faster than TensorFlow for a line
+            self._session = onnx_session(weights_files(self.kind, weights)[0], required=runtime == 'onnx')
+            if self._session is not None: self._input, self.runtime = self._session.get_inputs()[0].name, 'onnx'
 
     @classmethod
     def from_model(cls, model, invert: bool | None = None):
@@ -121,9 +88,8 @@ class _Predictor:
         return int(self.info['input_shape'][0])
 
     def __repr__(self):
-        m = self.info.get('metrics', {})
         return (f"{type(self).__name__}(network={self.info.get('network')}, params={self.network.count_params():,}, "
-                f"runtime={getattr(self, 'runtime', 'keras')}, metrics={m})")
+                f"runtime={getattr(self, 'runtime', 'keras')}, metrics={self.info.get('metrics', {})})")
 
 class CharacterPredictor(_Predictor):
     "Reads one handwritten character from a path, a PIL image or an array."
@@ -175,9 +141,7 @@ class LinePredictor(_Predictor):
         super().__init__(weights, invert, runtime)
 
     @property
-    def calibration(self) -> dict | None:
-        "The map from raw to calibrated line confidence stored with the weights (`hwr.decode.fit_calibration`), if any."
-        return (getattr(self, 'info', None) or {}).get('confidence_calibration')
+    def calibration(self) -> dict | None: return (getattr(self, 'info', None) or {}).get('confidence_calibration')   # `hwr.decode.fit_calibration`
 
     def preprocess(self, image) -> np.ndarray:
         "The uint8 line image the network sees (see `preprocess_line`)."
@@ -252,17 +216,18 @@ class PagePredictor:
         self.invert = invert
         self.lines = LinePredictor(weights, True, lm)        # the cut lines are dark ink on white
 
-    def predict(self, image, beam_width: int = 1) -> dict:
-        "{'text': lines joined by newlines, 'confidence': mean of the lines', 'width', 'height', 'lines': [{'box', 'text', 'confidence', 'chars'}, ...]}."
+    def predict(self, image, beam_width: int = 1,
+                outlines: bool = False, # also each line's 'polygon' and 'baseline' (`hwr.formats.line_polygon`, `line_baseline`), for PAGE and ALTO
+               ) -> dict:
+        "{'text': lines joined by newlines, 'confidence': mean of the lines', 'width', 'height', 'lines': [{'box', 'text', 'confidence', 'chars', ...}, ...]}."
         from hwr.segment import segment_lines
+        from hwr.formats import add_outlines, scale_page
         page, (width, height) = load_image(image, return_size=True)         # read once: a stream cannot be read twice
         found = segment_lines(page, self.invert)
         read = self.lines.predict_batch([l.image for l in found], beam_width, details=True)
-        sx, sy = width / page.shape[1], height / page.shape[0]              # boxes on the image as stored, even when it was read reduced
-        box = lambda b: [int(round(b[0] * sx)), int(round(b[1] * sy)), min(width, int(round(b[2] * sx))), min(height, int(round(b[3] * sy)))]
-        lines = [{'box': box(l.box), **r} for l, r in zip(found, read)]
-        return {'text': '\n'.join(l['text'] for l in lines), 'confidence': float(np.mean([l['confidence'] for l in lines])),
-                'width': width, 'height': height, 'lines': lines}
+        lines = [{'box': [int(v) for v in l.box], **r} for l, r in zip(found, read)]
+        out = {'text': '\n'.join(l['text'] for l in lines), 'confidence': round(float(np.mean([l['confidence'] for l in lines])), 4), 'lines': lines}
+        return scale_page(add_outlines(out, found) if outlines else out, page.shape, width, height)   # on the image as stored, even if read reduced
 
     def __repr__(self): return f"PagePredictor(lines={self.lines!r})"
 

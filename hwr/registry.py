@@ -11,11 +11,12 @@ import numpy as np
 
 from .data.base import data_dir
 from .networks.base import build_network, get_network
+from .util import sha256sum
 
 # %% auto #0
 __all__ = ['WEIGHTS_DIR', 'SHIPPED', 'RETRAIN', 'SAVED_SUFFIXES', 'WEIGHTS_JSON_MAX_BYTES', 'MAX_SIZE', 'as_weights_path',
            'wandb_weights', 'weights_files', 'weights_info', 'weights_json_problems', 'read_weights_json',
-           'count_saved_variables', 'load_network', 'full_network_args']
+           'count_saved_variables', 'load_network', 'full_network_args', 'onnx_export_of', 'onnx_session']
 
 # %% ../nbs/49_registry.ipynb #6fb278b2
 WEIGHTS_DIR = Path(__file__).resolve().parent/'weights' if '__file__' in globals() else Path('../hwr/weights').resolve()
@@ -170,3 +171,30 @@ def full_network_args(network: str, # a registered network name
     args = {k: p.default for k, p in params.items() if k not in ('input_shape', 'output_shape') and p.default is not p.empty}
     args.update(network_args or {})
     return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+
+# %% ../nbs/49_registry.ipynb #e8b679a0
+def onnx_export_of(weights: str | Path, # a .weights.h5 file
+                  ) -> Path | None: # its ONNX export, or None
+    "The ONNX export `hwr-export` made of exactly these weights: beside them, with the weights' sha256 in its JSON."
+    weights = Path(weights)
+    onnx = weights.with_name(weights.name[:-len('.weights.h5')] + '.onnx')
+    sidecar = Path(str(onnx) + '.json')
+    if not (onnx.is_file() and sidecar.is_file()): return None
+    try: record = json.loads(sidecar.read_text())
+    except (OSError, ValueError): return None
+    return onnx if isinstance(record, dict) and record.get('weights_sha256') == sha256sum(weights) else None   # a stale export is never used
+
+def onnx_session(weights: str | Path, # a .weights.h5 file
+                 required: bool = False, # raise (saying how to make one) when there is no export or no onnxruntime
+                ):
+    "An ONNX Runtime session on the export of these weights (CPU, errors only in its log), or None when there is none."
+    onnx = onnx_export_of(weights)
+    try: import onnxruntime as ort
+    except ImportError: ort = None
+    if required and ort is None: raise ValueError("runtime='onnx' needs onnxruntime: pip install onnxruntime")
+    if required and onnx is None:
+        raise ValueError(f"{weights} has no ONNX export made from it beside it; make one with\n    hwr-export {weights} --format onnx")
+    if onnx is None or ort is None: return None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(onnx), options, providers=['CPUExecutionProvider'])

@@ -36,12 +36,13 @@ LAYERS: list[tuple[str, list[str], str]] = [
      'A dataset joined with a network: losses, training, evaluation.'),
     ('registry', ['hwr.registry'],
      'Where weights come from (shipped, saved runs, W&B) and the network they describe.'),
-    ('reading', ['hwr.predict', 'hwr.formats'],
-     'The predictors for characters, lines and pages, composed from the rooms below, and the PAGE XML and ALTO files a page is written as.'),
+    ('reading', ['hwr.predict', 'hwr.formats', 'hwr.export'],
+     'The predictors for characters, lines and pages, composed from the rooms below, the PAGE XML and ALTO files a page is written as, '
+     'and the ONNX, TFLite and SavedModel exports of their networks (the ONNX one is what predictors run).'),
     ('training', ['hwr.training.*'],
      'Running experiments, groups and sweeps, the GPU manager, and the recipes that build the shipped artifacts.'),
-    ('apps', ['hwr.cli', 'hwr.export', 'hwr.serve', 'hwr.widgets'],
-     'What users run: the command line, exports, the web app and the notebook widgets.'),
+    ('apps', ['hwr.cli', 'hwr.serve', 'hwr.widgets'],
+     'What users run: the command line, the web app and the notebook widgets.'),
 ]
 IGNORED = {'hwr._modidx'}   # nbdev's index of names: no imports
 
