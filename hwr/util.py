@@ -430,6 +430,7 @@ LIMITS = {   # name: (largest value allowed, what it bounds)
     'json_depth': (32, 'levels of nesting in a config, a sweep or a request'),
     'config_bytes': (1_000_000, 'bytes of a config or sweep file'),
     'pdf_pages': (500, 'pages of one PDF'),
+    'inputs': (1_000_000, 'files one hwr-predict run reads: named, found in folders or listed by --files-from'),
 }
 try: LIMITS['params'] = (min(LIMITS['params'][0], os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 32), LIMITS['params'][1])
 except (AttributeError, ValueError, OSError): pass    # no memory figure here: the fixed limit

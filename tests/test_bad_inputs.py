@@ -511,11 +511,11 @@ CASES = [
                                                                  str(_line_image(d/'ok.png'))]), USAGE, 'CharacterModel'),
     Case('predict weights json garbage', _weights_case(lambda d: (_copy_shipped(d), _write(d/'LineModelCtc_SyntheticLinesDataset_crnn.json', '{oops'))[0]),
          USAGE, ('LineModelCtc_SyntheticLinesDataset_crnn.json', 'is not the JSON')),
-    Case('predict wandb artifact offline', lambda d: predict_main(['--model', 'line', '--weights', 'wandb:me/hwr/model:latest', 'x.png']),
+    Case('predict wandb artifact offline', lambda d: predict_main(['--model', 'line', '--weights', 'wandb:me/hwr/model:latest', str(_line_image(d/'ok.png'))]),
          USAGE, 'keeps hwr off the network'),
     # --- hwr-predict: images (each file's error is its own; --json prints one record per input)
-    _image_case('image missing', lambda p: p, BAD_FILE, 'no such image file', check=_json_record),
-    _image_case('image is a folder', lambda p: (p.mkdir(), p)[1], BAD_FILE, 'in.png', check=_json_record),
+    _image_case('image missing', lambda p: p, USAGE, 'no such file or folder: '),     # said before any file is read
+    _image_case('image is a folder', lambda p: (p.mkdir(), p)[1], USAGE, ('the folder', 'in.png', 'holds no file named')),  # a folder is read: empty
     _image_case('image zero bytes', lambda p: _write(p, b''), BAD_FILE, 'in.png', check=_json_record),
     _image_case('image is text', lambda p: _write(p, 'hello, I am not a picture\n'), BAD_FILE, 'in.png', check=_json_record),
     _image_case('image truncated png', lambda p: _write(p, _line_image(p).read_bytes()[:200]), BAD_FILE, 'in.png', check=_json_record),
@@ -541,7 +541,7 @@ CASES = [
     _image_case('page model on blank', lambda p: (Image.new('L', (800, 600), 255).save(p), p)[1], BAD_FILE, 'in.png', model='page',
                 check=_json_record),
     Case('predict batch goes on past bad files',
-         lambda d: predict_main(['--model', 'line', '--json', str(_line_image(d/'a.png')), str(d/'gone.png'), str(_write(d/'b.png', b'x')),
+         lambda d: predict_main(['--model', 'line', '--json', str(_line_image(d/'a.png')), str(_write(d/'gone.png', b'')), str(_write(d/'b.png', b'x')),
                                  str(_line_image(d/'c.png'))]), BAD_FILE, ('"error"', 'gone.png'),
          check=lambda d, out: _check_batch(out)),
     # --- hwr-run-experiment: the config, all problems before any work

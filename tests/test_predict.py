@@ -88,13 +88,14 @@ def test_cli_json_beam_and_forced_model(images):
 
 
 def test_cli_errors(images):
-    r = run(images/'A.png', images/'notes.png', images/'blank.png', images/'missing.png', '--json')
+    r = run(images/'A.png', images/'notes.png', images/'blank.png', '--json')
     assert r.returncode == 1
     res = json.loads(r.stdout)
     assert res[0]['text'] == 'A'
     assert 'not an image file' in res[1]['error']
     assert 'blank' in res[2]['error']
-    assert 'no such image file' in res[3]['error']
+    gone = run(images/'A.png', images/'missing.png', '--json')            # a path that is not there: said before any file is read
+    assert gone.returncode == 2 and gone.stdout == '' and 'no such file or folder: ' + str(images/'missing.png') in gone.stderr
     assert 'notes.png: error:' in r.stderr and 'blank.png: error:' in r.stderr
     bad = run(images/'A.png', '--beam', '0')
     assert bad.returncode == 2 and '--beam' in bad.stderr
