@@ -16,9 +16,9 @@ from .pdf import MAX_DPI, MIN_DPI, PDF_DPI, looks_like_pdf, pdf_pages
 from .predict import AUTO_LINE_ASPECT, CharacterPredictor, LinePredictor, PagePredictor, auto_kind
 
 # %% auto #0
-__all__ = ['IMAGE_GLOBS', 'MAX_PATH_CHARS', 'MAX_RECORD_BYTES', 'FORMATS', 'CHUNK', 'InputError', 'folder_files',
+__all__ = ['IMAGE_GLOBS', 'MAX_PATH_CHARS', 'MAX_RECORD_BYTES', 'FORMATS', 'XML_FORMATS', 'CHUNK', 'InputError', 'folder_files',
            'read_path_list', 'gather_inputs', 'OutputFileError', 'jsonl_done', 'hwr_wrote', 'TextOutput', 'JsonlOutput',
-           'JsonOutput', 'main']
+           'JsonOutput', 'XmlOutput', 'xml_name', 'main']
 
 # %% ../nbs/50a_cli.ipynb #fb43366e
 IMAGE_GLOBS = ('*.png', '*.jpg', '*.jpeg', '*.tif', '*.tiff', '*.bmp', '*.gif', '*.webp', '*.jp2', '*.pgm', '*.ppm', '*.pbm', '*.pdf')
@@ -248,7 +248,25 @@ class JsonOutput(TextOutput):
 # --format NAME: how records are written. Each gets every record in input order: {'path', 'model', 'text', 'confidence'}, a PDF's page
 # with 'pdf_page' and 'pdf_pages', a page with the predictor's whole dict ('lines' with their boxes; 'width' and 'height' when it gives
 # them), a failure {'path', 'error'}. Formats that write one file per input into a folder (PAGE XML, ALTO) fit the same shape.
-FORMATS = {'text': TextOutput, 'json': JsonOutput, 'jsonl': JsonlOutput}
+class XmlOutput(TextOutput):
+    "PAGE XML or ALTO: a file per page read (per page of a PDF) into the --out-dir folder, written as it is read; a row per file on the sink."
+    def __init__(self, sink: _Sink, fmt: str = 'page', out_dir: str | Path = '.'): self.sink, self.fmt, self.out_dir = sink, fmt, Path(out_dir)
+    def add(self, rec: dict):
+        if 'error' in rec: return
+        from hwr.formats import to_alto_xml, to_page_xml, write_xml
+        image = 'standard input' if rec['path'] == '-' else os.path.basename(rec['path'])
+        image += f"#page={rec['pdf_page']}" if 'pdf_page' in rec else ''
+        dest = self.out_dir/xml_name(rec['path'], rec.get('pdf_page'))
+        write_xml((to_page_xml if self.fmt == 'page' else to_alto_xml)(rec, image, rec['width'], rec['height']), dest)
+        self.sink.write(f"{rec['path']}\t{dest}\n")
+
+def xml_name(path: str, pdf_page: int | None = None) -> str:
+    "The name of the XML file written for an input (or a page of a PDF): its name with .xml for its extension."
+    stem = 'stdin' if path == '-' else Path(path).stem
+    return f"{stem}_p{pdf_page:04d}.xml" if pdf_page else f"{stem}.xml"
+
+FORMATS = {'text': TextOutput, 'json': JsonOutput, 'jsonl': JsonlOutput, 'page': XmlOutput, 'alto': XmlOutput}
+XML_FORMATS = ('page', 'alto')
 
 # %% ../nbs/50a_cli.ipynb #ba39acb3
 CHUNK = 64   # line images read together through `LinePredictor.predict_batch`
@@ -277,7 +295,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--beam', type=int, default=1, metavar='N', help='beam width for line decoding (1: greedy, the default)')
     p.add_argument('--format', choices=list(FORMATS), default=None,
                    help="text (the default): tab-separated rows, path, text, confidence, model; json: one JSON list at the end; jsonl: "
-                        "one JSON object per input (per page of a PDF) per line, written as it is read")
+                        "one JSON object per input (per page of a PDF) per line, written as it is read; page, alto: a PAGE XML 2019 or ALTO v4 "
+                        "file per page into --out-dir, every input read as a page")
+    p.add_argument('--out-dir', metavar='DIR', help="with --format page or alto: the folder the XML files go into (made if missing), one per "
+                   "page, named after the image (scan.png: DIR/scan.xml; a PDF's page 3: DIR/NAME_p0003.xml); a file there that hwr "
+                   "did not write is never replaced")
     p.add_argument('--json', action='store_true', help='the same as --format json')
     p.add_argument('--output', '-o', metavar='FILE', help="write the results to FILE, not standard output (text and jsonl a line at a time, json "
                    "at the end through a temporary file); an existing FILE is never overwritten unless --resume or --force says so")
@@ -320,6 +342,12 @@ def _check_args(p: argparse.ArgumentParser, args) -> str:
     if args.resume and not args.output: p.error('--resume needs --output FILE (the JSON Lines file of the run to go on with)')
     if args.resume and fmt != 'jsonl': p.error(f'--resume goes on with a JSON Lines file: give --format jsonl (not {fmt})')
     if args.force and not args.output: p.error('--force replaces an --output file; give --output FILE')
+    if fmt in XML_FORMATS:
+        if not args.out_dir: p.error(f'--format {fmt} writes a file per page: give --out-dir DIR')
+        if args.model not in ('auto', 'page'): p.error(f'--format {fmt} describes pages: use --model page (or auto), not --model {args.model}')
+        if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir): p.error(f'--out-dir {args.out_dir} is a file; give a folder')
+        args.model = 'page'
+    elif args.out_dir: p.error('--out-dir is where --format page or alto writes; the other formats go to standard output or --output')
     return fmt
 
 def _open_output(args, fmt: str) -> tuple[_Sink | None, dict, int]:
@@ -381,13 +409,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:                                                   # what to read and where it goes: every problem before any work
         inputs = gather_inputs(args.paths, args.files_from, args.glob or IMAGE_GLOBS, skip=[args.output] if args.output not in (None, '-') else [])
         sink, done, had = _open_output(args, fmt)
+        if fmt in XML_FORMATS:
+            names = [xml_name(x) for x in inputs]
+            same = next((x for x in inputs if names.count(xml_name(x)) > 1), None)
+            if same: raise InputError(f"two inputs would both write {os.path.join(args.out_dir, xml_name(same))} (e.g. {same}); rename one, or read them in two runs")
+            os.makedirs(args.out_dir, exist_ok=True)
     except (InputError, OutputFileError) as e: p.error(str(e))
+    except OSError as e: p.error(f"--out-dir {args.out_dir}: {e.strerror}")
     to_read = [x for x in inputs if done.get(_key(x), ()) is not None]   # --resume: what the output file does not hold yet
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     from tqdm import tqdm
     bar = tqdm(total=len(to_read), unit='file', file=sys.stderr, disable=not progress, dynamic_ncols=True, smoothing=0.1)
     around = (lambda: bar.external_write_mode(file=sys.stdout)) if progress else contextlib.nullcontext
-    out = FORMATS[fmt](sink or _Sink(around=around))
+    out = FORMATS[fmt](sink or _Sink(around=around), **({'fmt': fmt, 'out_dir': args.out_dir} if fmt in XML_FORMATS else {}))
     def say(msg: str):
         if progress: bar.write(msg, file=sys.stderr)
         else: print(msg, file=sys.stderr, flush=True)
@@ -413,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "The record of one image (a file, or a PDF's page) read as `kind`; a failure is the record's error."
         try:
             if kind == 'char': return _reading(path, kind, predictor(kind).predict(image), **where)
+            if kind == 'page' and fmt in XML_FORMATS: return _reading(path, kind, predictor(kind).predict(image, args.beam, outlines=True), **where)
             return _reading(path, kind, predictor(kind).predict(image, args.beam), **where)
         except Exception as e: return {'path': path, **where, 'error': _message(e)}   # any failure is this file's: the others are read
     def read_pdf(path):

@@ -207,3 +207,31 @@ def test_write_xml_replaces_its_own_and_refuses_others(tmp_path):
     with pytest.raises(IsADirectoryError): write_xml(page, tmp_path)
     with pytest.raises(FileNotFoundError, match='create it first'): write_xml(page, tmp_path / 'no' / 'p.xml')
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(['page.xml', 'page.alto.xml', *foreign])   # no temporary files left
+
+
+@needs_schemas
+def test_hwr_predict_writes_valid_page_and_alto_files_for_images_and_pdf_pages(tmp_path, capsys):
+    "What hwr-predict --format page|alto writes for a page image and for each page of a PDF validates, and names what it wrote."
+    from PIL import Image
+    from hwr.cli import main
+    from hwr.data.ink import render_page
+    from hwr.pdf import pdf_of_images
+    page = (np.asarray(render_page(['The quick brown fox jumps', 'over the lazy dog'], font='kalam', seed=2)) * 255).round().astype(np.uint8)
+    Image.fromarray(page).save(tmp_path/'note.png')
+    (tmp_path/'letter.pdf').write_bytes(pdf_of_images([Image.fromarray(page)] * 2))
+    for fmt in ('page', 'alto'):
+        out = tmp_path/fmt
+        assert main([str(tmp_path/'note.png'), str(tmp_path/'letter.pdf'), '--format', fmt, '--out-dir', str(out)]) == 0
+        assert sorted(p.name for p in out.iterdir()) == ['letter_p0001.xml', 'letter_p0002.xml', 'note.xml']
+        assert capsys.readouterr().out.count('.xml') == 3
+        for f in out.iterdir():
+            text = f.read_text()
+            assert schema_errors(text) == [], (f.name, schema_errors(text)[:3])
+            assert 'quick' in text and 'lazy' in text
+        (out/'note.xml').write_text('<mine/>')                           # a file of the user's own: never replaced
+        assert main([str(tmp_path/'note.png'), '--format', fmt, '--out-dir', str(out)]) == 1
+        assert (out/'note.xml').read_text() == '<mine/>'
+        capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([str(tmp_path/'note.png'), '--format', 'alto', '--model', 'line', '--out-dir', str(tmp_path/'x')])
+    assert 'describes pages' in capsys.readouterr().err
