@@ -161,6 +161,7 @@ class LinePredictor(_Predictor):
         bad = next((a.shape for a in lines if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[0] == height and a.shape[1] > 0)), None)
         if bad is not None: raise ValueError(f"expected line images ({height}, width) as `preprocess` makes them, got shape {bad}")
         order = np.argsort([l.shape[1] for l in lines], kind='stable')      # similar widths together
+        if self.runtime == 'onnx': batch_size = 1                           # as fast alone, and no padding: a line reads the same whatever is beside it
         batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         def run(b):
             x = prepare_lines([lines[i] for i in b], height)

@@ -127,7 +127,8 @@ def _paper(x: np.ndarray) -> np.ndarray:
     A = np.stack([np.ones(len(yy)), yy / H, xx / W], 1)
     v, keep = x[yy, xx].astype(np.float64), np.ones(len(yy), bool)
     for _ in range(2):                                                       # refit without ink touching the border
-        coef = np.linalg.lstsq(A[keep], v[keep], rcond=None)[0]
+        Ak = A[keep]
+        coef = np.linalg.solve(Ak.T @ Ak + 1e-9 * np.eye(3), Ak.T @ v[keep])  # least squares by its 3×3 normal equations
         res = v - A @ coef
         keep = np.abs(res) <= 3 * 1.4826 * np.median(np.abs(res[keep])) + 1e-3
     rows, cols = coef[0] + coef[1] * np.arange(H) / H, coef[2] * np.arange(W) / W
@@ -277,8 +278,8 @@ def _shear(ink: np.ndarray, slant: float, centre: float) -> np.ndarray:
 def _unbroken_scores(sheared: np.ndarray, threshold: float) -> np.ndarray:
     "For each image of a (S, H, W) stack: the sum of squared column heights over the columns whose ink is one unbroken vertical run."
     t = sheared > threshold
-    n = t.sum(1)
-    runs = t[:, 0] + (t[:, 1:] & ~t[:, :-1]).sum(1)                 # vertical runs of ink per column: where ink starts
+    n = np.count_nonzero(t, axis=1)
+    runs = t[:, 0] + np.count_nonzero(t[:, 1:] & ~t[:, :-1], axis=1)   # vertical runs of ink per column: where ink starts
     return np.where(runs == 1, n.astype(np.float64) ** 2, 0).sum(1)
 
 def estimate_slant(ink: np.ndarray, # white-on-black float image of writing

@@ -69,8 +69,10 @@ def test_batches_keep_the_input_order_and_match_single_reads(reader):
     lines = [written(t, 180 + 28 * len(t)) for t in texts]
     batched = reader.predict_batch(lines, batch_size=2)                  # sorted by width inside, returned in input order
     single = [reader.predict(a) for a in lines]
-    assert [t for t, _ in batched] == [t for t, _ in single]
-    assert np.allclose([c for _, c in batched], [c for _, c in single], atol=0.02)
+    assert batched == single                                             # ONNX Runtime reads each line alone: no padding, the same result
+    tf_reader = LinePredictor(runtime='keras')                           # TensorFlow reads batches: padded, nearly the same
+    tf_batched, tf_single = tf_reader.predict_batch(lines, batch_size=2), [tf_reader.predict(a) for a in lines]
+    assert np.allclose([c for _, c in tf_batched], [c for _, c in tf_single], atol=0.05)
     with pytest.raises(ValueError, match='batch_size must be an integer from 1 to 4096'): reader.predict_batch(lines, batch_size=0)
     with pytest.raises(ValueError, match=r'expected line images \(64, width\)'): reader.read_prepared([np.zeros((28, 50), np.uint8)])
 
