@@ -120,6 +120,7 @@ class _Exported:
     def __init__(self, path, invert=None, lm=None, info: dict | None = None):
         self.info = info if info is not None else _sidecar(path)
         self.network, self.mapping, self.invert = None, list(self.info['mapping']), invert
+        self.runtime = self.info['format']                # 'onnx': a line at a time, as the shipped predictors do
         if lm is not None:
             from hwr.lm import load_lm
             self.lm = load_lm(lm)

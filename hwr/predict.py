@@ -75,7 +75,6 @@ class _Predictor:
 
     def _preprocess_many(self, images: Sequence) -> list[np.ndarray]:
         "`preprocess` for each image, on as many threads as there are cores (NumPy, OpenCV and the image decoders release the GIL)."
-        images = list(images)
         workers = min(len(images), os.cpu_count() or 1, 8)
         if workers <= 1: return [self.preprocess(im) for im in images]
         with ThreadPoolExecutor(workers) as pool: return list(pool.map(self.preprocess, images))
@@ -161,7 +160,7 @@ class LinePredictor(_Predictor):
         bad = next((a.shape for a in lines if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[0] == height and a.shape[1] > 0)), None)
         if bad is not None: raise ValueError(f"expected line images ({height}, width) as `preprocess` makes them, got shape {bad}")
         order = np.argsort([l.shape[1] for l in lines], kind='stable')      # similar widths together
-        if self.runtime == 'onnx': batch_size = 1                           # as fast alone, and no padding: a line reads the same whatever is beside it
+        if getattr(self, 'runtime', 'keras') == 'onnx': batch_size = 1                           # as fast alone, and no padding: a line reads the same whatever is beside it
         batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         def run(b):
             x = prepare_lines([lines[i] for i in b], height)
