@@ -161,7 +161,7 @@ _KERAS = {}
 def _keras_predictor(kind: str, weights: Path):
     "The Keras predictor of `weights`, built once per file version (several exports of one run share it)."
     key = (kind, str(weights), weights.stat().st_mtime_ns, weights.stat().st_size)
-    if key not in _KERAS: _KERAS[key] = (LinePredictor if kind == 'line' else CharacterPredictor)(weights)
+    if key not in _KERAS: _KERAS[key] = (LinePredictor if kind == 'line' else CharacterPredictor)(weights, runtime='keras')   # TensorFlow: the reference
     return _KERAS[key]
 
 def compare(keras_pred, exported, images: Sequence) -> dict:
@@ -219,7 +219,8 @@ def export_model(run: str | Path = 'shipped-line', # 'shipped-line', 'shipped-ch
                   'weights': weights.name, 'weights_sha256': hashlib.sha256(weights.read_bytes()).hexdigest(),
                   'input': 'float32 images (N, height, width) in [0, 1], white ink on black, as hwr.preprocess makes them'
                            + ('; TFLite reads one line per call' if format == 'tflite' and kind == 'line' else ''),
-                  'output': 'softmax per frame (CTC; blank last)' if kind == 'line' else 'softmax per class'}
+                  'output': 'softmax per frame (CTC; blank last)' if kind == 'line' else 'softmax per class',
+                  'confidence_calibration': info.get('confidence_calibration')}   # so an exported reader reports the same calibrated confidence
         if record['mapping'] is None: from hwr.data.base import MAPPING; record['mapping'] = ''.join(MAPPING)
         Path(str(made) + '.json').write_text(json.dumps(record, indent=1))
         keras_pred = _keras_predictor(kind, weights)
