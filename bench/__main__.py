@@ -213,14 +213,10 @@ def _line_ms(r: dict) -> str:
 
 def realink(a) -> list[dict]:
     from . import bench_realink as rl
-    f, note = RESULTS_DIR/'realink.json', ''
-    res = rl.evaluate(beam=10)                             # None (after printing why) when the folder is absent
-    if res is None:
-        if not f.exists(): return [{'figure': 'real handwriting', 'value': float('nan'), 'unit': '', 'how': rl.missing_message()}]
-        res, note = json.loads(f.read_text()), '; the set is absent now: figures of the recorded run'
-        print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
-    elif a.out != '-':
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    fresh = rl.evaluate(beam=10)                           # None (after printing why) when the folder is absent
+    res = fresh_or_recorded('realink', fresh, a)
+    if res is None: return [{'figure': 'real handwriting', 'value': float('nan'), 'unit': '', 'how': rl.missing_message()}]
+    note = '' if fresh else '; the set is absent now: figures of the recorded run'
     print(rl.summary(res), rl.table(res), sep='\n')
     if res.get('page_reading'): print(rl.pages_table(res['page_reading']))
     h, t = res['hwr'], res.get('tesseract')
@@ -253,31 +249,28 @@ def realink(a) -> list[dict]:
 
 def speed(a) -> list[dict]:
     from . import bench_speed as bs
-    f = RESULTS_DIR/'speed.json'
-    res = bs.evaluate(max(a.repeat, 1))
-    if res is None:
-        if not f.exists(): return [{'figure': 'reading speed on real lines', 'value': float('nan'), 'unit': '', 'how': rl_missing()}]
-        res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
-    elif a.out != '-':
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    from . import bench_realink as rl
+    res = fresh_or_recorded('speed', bs.evaluate(max(a.repeat, 1)), a)
+    if res is None: return [{'figure': 'reading speed on real lines', 'value': float('nan'), 'unit': '', 'how': rl.missing_message()}]
     print(bs.table(res))
     return bs.rows(res)
 
 
-def rl_missing() -> str:
-    from . import bench_realink as rl
-    return rl.missing_message() or 'the dev set is absent'
+def fresh_or_recorded(name: str, res: dict | None, a) -> dict | None:
+    "A section's fresh results, recorded in bench/results/NAME.json; when it could not run here (None), the last recorded run, if any."
+    f = RESULTS_DIR/f'{name}.json'
+    if res is None:
+        if not f.exists(): return None
+        res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
+    elif a.out != '-':
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    return res
 
 
 def csafe(a) -> list[dict]:
     from . import bench_csafe as bc
-    f = RESULTS_DIR/'csafe.json'
-    res = bc.evaluate()
-    if res is None:
-        if not f.exists(): return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
-        res = json.loads(f.read_text()); print(f'  reporting the run recorded in {f.relative_to(ROOT)} ({res["date"]})')
-    elif a.out != '-':
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(res, indent=1))
+    res = fresh_or_recorded('csafe', bc.evaluate(), a)
+    if res is None: return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
     return bc.rows(res) + finetune_rows()
 
 

@@ -33,18 +33,14 @@ import hwr  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 from bench import bench_realink as rl  # noqa: E402
+from bench.bench_synthetic import best_rate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def best_ms(fn, items, repeat: int) -> float:
     "Milliseconds per item of `fn` over all `items`, the best of `repeat` passes."
-    best = float('inf')
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for it in items: fn(it)
-        best = min(best, time.perf_counter() - t)
-    return 1000 * best / max(len(items), 1)
+    return 1000 / best_rate(lambda: [fn(it) for it in items], max(len(items), 1), repeat)[0]
 
 
 def evaluate(repeat: int = 3, root=None) -> dict | None:
