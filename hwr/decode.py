@@ -15,7 +15,7 @@ from .metrics import cer
 # %% auto #0
 __all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'LM_BEAM_WIDTH', 'LM_PRUNE', 'LM_ALPHAS', 'LM_BETAS', 'check_beam_width',
            'ctc_decode', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm', 'greedy_readings', 'char_confidences',
-           'line_confidence', 'fit_calibration', 'calibrate', 'calibration_table']
+           'line_confidence', 'decode_lines', 'fit_calibration', 'calibrate', 'calibration_table']
 
 # %% ../nbs/22a_decode.ipynb #404efbf3
 DECODE_STRATEGIES = ('greedy', 'beam_search')
@@ -177,6 +177,19 @@ def line_confidence(probs, # (frames, classes) softmax outputs for one line
                    ) -> float: # the mean of the characters' confidences; for an empty reading, the mean probability of blank
     "A line's raw confidence: how sure the network is of the characters it read."
     return float(np.mean(chars)) if len(chars) else float(np.mean(np.asarray(probs)[:, BLANK_INDEX])) if len(probs) else 0.0
+
+def decode_lines(probs, # per line, (frames, classes) softmax outputs
+                 strategy: str = 'greedy', # 'greedy' or 'beam_search' (ignored with an `lm`: prefix beam search)
+                 beam_width: int = LM_BEAM_WIDTH, # texts kept per step by beam search
+                 lm=None, # a language model (see `ctc_beam_search_lm`), or None
+                ) -> list[tuple[str, np.ndarray]]: # per line: the text and each character's confidence
+    "Each line's text and its characters' confidences, by greedy decoding, CTC beam search or prefix beam search with `lm`."
+    if strategy not in DECODE_STRATEGIES: raise ValueError(f"unknown decoding strategy {strategy!r}; valid: {', '.join(DECODE_STRATEGIES)}")
+    beam_width = check_beam_width(beam_width)
+    if lm is None and strategy == 'greedy': return greedy_readings(probs)
+    texts = (lm_decode(probs, lm, beam_width=beam_width)[0] if lm is not None else
+             [ctc_decode(p[None], 'beam_search', beam_width)[0][0] for p in probs])
+    return [(t, char_confidences(p, t)) for t, p in zip(texts, probs)]
 
 # %% ../nbs/22a_decode.ipynb #1874a84f
 def fit_calibration(raw, # raw line confidences (`line_confidence`) of held-out lines

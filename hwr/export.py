@@ -4,7 +4,7 @@
 
 # %% ../nbs/53_export.ipynb #d3ada572
 from __future__ import annotations
-import argparse, hashlib, json, os, shutil, sys, tempfile, time
+import argparse, json, os, shutil, sys, tempfile, time
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +13,7 @@ import numpy as np
 from . import __version__
 from .predict import CharacterPredictor, LinePredictor
 from .registry import SHIPPED, WEIGHTS_DIR, as_weights_path, load_network
-from .util import move_into_place, sigterm_as_interrupt, writing
+from .util import move_into_place, sha256sum, sigterm_as_interrupt, writing
 
 # %% auto #0
 __all__ = ['FORMATS', 'TOLERANCE', 'ExportError', 'resolve_weights', 'ExportedCharacterPredictor', 'ExportedLinePredictor',
@@ -216,7 +216,7 @@ def export_model(run: str | Path = 'shipped-line', # 'shipped-line', 'shipped-ch
         seconds = time.time() - t0
         record = {'format': format, 'kind': kind, 'hwr': __version__, 'network': info['network'], 'network_args': info['network_args'],
                   'input_shape': info['input_shape'], 'output_shape': info['output_shape'], 'mapping': ''.join(info['mapping']) if 'mapping' in info else None,
-                  'weights': weights.name, 'weights_sha256': hashlib.sha256(weights.read_bytes()).hexdigest(),
+                  'weights': weights.name, 'weights_sha256': sha256sum(weights),
                   'input': 'float32 images (N, height, width) in [0, 1], white ink on black, as hwr.preprocess makes them'
                            + ('; TFLite reads one line per call' if format == 'tflite' and kind == 'line' else ''),
                   'output': 'softmax per frame (CTC; blank last)' if kind == 'line' else 'softmax per class',

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from .data.base import MAPPING
-from .decode import LM_BEAM_WIDTH, calibrate, char_confidences, check_beam_width, ctc_decode, greedy_readings, line_confidence, lm_decode
+from .decode import LM_BEAM_WIDTH, calibrate, check_beam_width, decode_lines, line_confidence
 from .models.line import prepare_lines
 from .registry import (RETRAIN, SAVED_SUFFIXES, SHIPPED, WEIGHTS_DIR, full_network_args, load_network,  # re-exported:
                           wandb_weights, weights_info, onnx_export_of, onnx_session, weights_files)           # they lived here
@@ -177,11 +177,8 @@ class LinePredictor(_Predictor):
     def _decode(self, probs: list[np.ndarray], beam_width: int, details: bool = False) -> list:
         "Text and calibrated confidence (or a dict with every character's confidence) for each line's network outputs."
         lm = getattr(self, 'lm', None)                      # `from_model` predictors have none
-        if lm is None and beam_width == 1: readings = greedy_readings(probs)
-        else:
-            texts = (lm_decode(probs, lm, beam_width=beam_width if beam_width > 1 else LM_BEAM_WIDTH)[0] if lm is not None else
-                     [ctc_decode(p[None], 'beam_search', beam_width)[0][0] for p in probs])
-            readings = [(t, char_confidences(p, t)) for t, p in zip(texts, probs)]
+        readings = decode_lines(probs, 'greedy' if beam_width == 1 and lm is None else 'beam_search',
+                                beam_width if beam_width > 1 or lm is None else LM_BEAM_WIDTH, lm)
         raw = [line_confidence(p, c) for p, (_, c) in zip(probs, readings)]
         conf = calibrate(self.calibration, raw)
         if not details: return [(t, float(c)) for (t, _), c in zip(readings, conf)]

@@ -10,7 +10,7 @@ from typing import Sequence
 import keras, numpy as np
 
 from ..data.base import BLANK_INDEX, MAPPING, decode
-from ..decode import DECODE_STRATEGIES, MAX_BEAM_WIDTH, char_confidences, ctc_decode, line_confidence   # used here, and re-exported: they lived here before
+from ..decode import DECODE_STRATEGIES, MAX_BEAM_WIDTH, ctc_decode, decode_lines, line_confidence   # used here, and re-exported: they lived here before
 from ..metrics import cer, text_scores
 from .base import Model
 
@@ -213,9 +213,8 @@ class LineModelCtc(Model):
         texts, conf = [], []
         for s in range(0, len(x), batch_size):
             probs = np.asarray(self.network.predict_on_batch(x[s:s + batch_size]))
-            t = ctc_decode(probs, strategy, beam_width)[0]
-            texts += t                                                   # confidence: the mean of the characters' peak posteriors (22a_decode)
-            conf += [line_confidence(p, char_confidences(p, tt)) for p, tt in zip(probs, t)]
+            for p, (t, chars) in zip(probs, decode_lines(list(probs), strategy, beam_width)):
+                texts.append(t); conf.append(line_confidence(p, chars))  # the mean of the characters' peak posteriors (22a_decode)
         return texts, np.array(conf, np.float64)
 
     def predict_on_image(self, image, strategy: str | None = None, beam_width: int | None = None) -> tuple[str, float]:

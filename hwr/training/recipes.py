@@ -22,7 +22,7 @@ from ..metrics import cer, text_scores
 from ..models.base import get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
-from ..predict import CharacterPredictor, LinePredictor, onnx_export_of
+from ..predict import CharacterPredictor, LinePredictor
 from .run_experiment import _start_from
 from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights_files, weights_info
 from ..util import sha256sum
