@@ -137,6 +137,14 @@ def evaluate_shipped_weights(kind: str, # 'char' or 'line'
     weights_files(kind, weights)[1].write_text(json.dumps(info, indent=1))
     return info['metrics']
 
+def _set_line_height(r: dict, height: int):
+    "Give every line dataset of a recipe stage (a mix's parts too) the same image height."
+    if r['model'] != 'LineModelCtc': raise ValueError("line_height is for the line recipe; the character recipe's images are 28 x 28")
+    if not 16 <= height <= 128: raise ValueError(f"line_height must be between 16 and 128 pixels, got {height}")
+    key = {'SyntheticLinesDataset': 'image_height', 'CsafeDataset': 'height', 'LineFolderDataset': 'height'}
+    for d in [r, *r['dataset_args'].get('parts', [])]:
+        if d['dataset'] in key: d.setdefault('dataset_args', {})[key[d['dataset']]] = height
+
 def _check_recorded_fonts(kind: str, out_dir: Path):
     "Before retraining over weights whose JSON lists fonts: every one of them must be available, or say which are missing and how to get them."
     info_path = out_dir/f"{SHIPPED[kind]}.json"
@@ -160,6 +168,8 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           out_dir: str | Path | None = None, # where to write (default: the package's weights folder)
                           epochs: int | None = None, # override the recipe's epochs
                           dataset_args: dict | None = None, # override some dataset arguments (e.g. a smaller num_train)
+                          network_args: dict | None = None, # override some network arguments (e.g. wider: {'lstm_dim': 256})
+                          line_height: int | None = None, # lines: the network's input height, for every dataset of the stage (default: the recipe's, 64)
                           max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
@@ -182,6 +192,8 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     recipe_minutes = r.pop('max_minutes', None)
     max_minutes = recipe_minutes if max_minutes is None else (max_minutes or None)
     r['dataset_args'].update(dataset_args or {})
+    r['network_args'].update(network_args or {})
+    if line_height is not None: _set_line_height(r, int(line_height))
     if epochs is not None: r['train_args']['epochs'] = int(epochs)
     r['network_args'] = full_network_args(r['network'], r['network_args'])
     _check_recorded_fonts(kind, out_dir)

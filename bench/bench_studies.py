@@ -1,0 +1,89 @@
+"""The full-size studies of the line recipe: line height, network size, with and without the CSAFE training lines.
+
+    python bench/bench_studies.py [--studies NAME ...] [--pages N] [--json OUT] [--runs DIR]
+
+Each study is the shipped line recipe (`hwr.training.recipes.RECIPES['line']`) with one thing changed, trained on the
+same number of lines as the recipe (3 epochs of its 30,000 synthetic lines, no time budget: every study sees 90,000
+lines), then its `real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). Both stages are
+read on hands no stage trained on:
+
+- the **real dev lines** (../shared/realink-dev, when present), greedy and beam 16 + LM;
+- the **CSAFE test writers**: the kept lines of the LND pages, and the first `--pages` LND pages whole;
+- the synthetic test lines in unseen fonts (the recipe's own score).
+
+`synthetic` rows are the first stage (no real ink), `real` rows the same network after the real stage. Times are
+CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes. Each study writes its weights under
+`--runs` and its figures into the results file as soon as a stage is read; a study whose figures are recorded is
+skipped (`--again` trains it anew). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
+"""
+from __future__ import annotations
+import argparse, datetime, json, os, sys
+from pathlib import Path
+
+os.environ.setdefault('WANDB_MODE', 'disabled')
+import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.bench_csafe import test_pages              # noqa: E402
+from bench.bench_csafe_finetune import read_all       # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# what each study changes in the recipe (`train_shipped_weights` arguments); the recipe itself is 64 px, 1.1 M parameters
+STUDIES = {
+    'h32': {'line_height': 32},
+    'h48': {'line_height': 48},
+    'h32_wide': {'line_height': 32, 'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
+    'h64_wide': {'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
+    'h32_long': {'line_height': 32, 'epochs': 6},
+}
+
+
+def _save(path: Path, results: dict):
+    tmp = path.with_suffix('.part'); tmp.write_text(json.dumps(results, indent=1)); os.replace(tmp, path)
+
+
+def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save) -> dict:
+    "Train both stages of study `name` into `out_dir`, reading each; `save()` is called after every stage."
+    from hwr.models.base import elapsed_clock
+    from hwr.registry import SHIPPED
+    from hwr.training.recipes import train_shipped_weights
+    args = STUDIES[name]
+    for stage in ('synthetic', 'real'):
+        if stage in record: continue
+        wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
+        stage_args = args if stage == 'synthetic' else {k: v for k, v in args.items() if k != 'epochs'}   # 'epochs': the first stage's
+        info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0,
+                                     stage=None if stage == 'synthetic' else 'real', **stage_args)
+        rec = {'train_cpu_min': round(cpu() / 60, 1), 'train_wall_min': round(wall() / 60, 1), 'params': info['params'],
+               'input_height': info['input_shape'][0], 'train_seconds': info['train_seconds'],
+               'history': info['history'], 'synthetic_test_cer': info['metrics']['test_cer']}
+        rec.update(read_all(out_dir/f"{SHIPPED['line']}.weights.h5", pages, n_pages))
+        record[stage] = rec
+        save()
+        print(name, stage, json.dumps({k: v for k, v in rec.items() if k != 'history'}), flush=True)
+    return record
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--studies', nargs='+', default=['h32', 'h48', 'h32_wide'], choices=list(STUDIES))
+    ap.add_argument('--pages', type=int, default=12, help='LND pages read whole (default 12; all their lines are read regardless)')
+    ap.add_argument('--json', default=str(ROOT/'bench'/'results'/'studies.json'), help='results file (updated stage by stage)')
+    ap.add_argument('--runs', default=str(ROOT/'data'/'runs'/'studies'), help='where each study writes its weights')
+    ap.add_argument('--again', action='store_true', help='train studies whose figures are already recorded anew')
+    a = ap.parse_args(argv)
+    pages = test_pages()
+    if pages is None: return 0
+    path = Path(a.json)
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for name in a.studies:
+        record = {} if a.again else results.get(name, {})
+        record.update(date=datetime.date.today().isoformat(), changes=STUDIES[name])
+        results[name] = record
+        run_study(name, Path(a.runs)/name, pages, a.pages, record, lambda: _save(path, results))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
