@@ -4,7 +4,7 @@
 
 # %% ../../nbs/12_models.base.ipynb #48b47ea7
 from __future__ import annotations
-import contextlib, importlib, os, sys, time, warnings
+import contextlib, importlib, json, os, sys, time, warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,7 +15,8 @@ from ..networks.base import build_network, get_network
 from ..util import writing
 
 # %% auto #0
-__all__ = ['KNOWN_MODELS', 'artifacts_dir', 'get_model_class', 'Model', 'elapsed_clock', 'TimeLimit', 'AnnealLR']
+__all__ = ['KNOWN_MODELS', 'CHECKPOINT_WEIGHTS', 'CHECKPOINT_STATE', 'artifacts_dir', 'get_model_class', 'Model', 'Checkpoints',
+           'elapsed_clock', 'TimeLimit', 'AnnealLR']
 
 # %% ../../nbs/12_models.base.ipynb #0aaeb3c2
 _PKG_DIR = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path('..').resolve()/'hwr'
@@ -116,6 +117,58 @@ class Model:
     def __repr__(self):
         return f"{type(self).__name__}(dataset={self.dataset_cls.__name__}, network={self.config()['network']}, params={self.network.count_params():,})"
 
+# %% ../../nbs/12_models.base.ipynb #45292218
+CHECKPOINT_WEIGHTS, CHECKPOINT_STATE = 'checkpoint.weights.h5', 'checkpoint.json'
+
+class Checkpoints(keras.callbacks.Callback):
+    "Every `minutes` and after every epoch, save the network with its optimizer and where training stands to `folder`, each file written whole."
+    def __init__(self, folder: str | Path, minutes: float, fingerprint: dict, elapsed, start: dict | None = None):
+        super().__init__()
+        self.folder, self.seconds, self.fingerprint, self.elapsed = Path(folder), float(minutes) * 60, fingerprint, elapsed
+        self.start = start or {'epoch': 0, 'batch': 0, 'history': {}}
+        self.epoch, self.batch, self.history = self.start['epoch'], self.start['batch'], {k: list(v) for k, v in self.start['history'].items()}
+        self._offset, self._last = 0, time.perf_counter()
+    def on_epoch_begin(self, epoch, logs=None):   # the resumed epoch goes on from its first unseen batch
+        self.epoch, self._offset = epoch, self.start['batch'] if epoch == self.start['epoch'] else 0
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch = self._offset + batch + 1
+        if time.perf_counter() - self._last >= self.seconds: self.save()
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items(): self.history.setdefault(k, []).append(round(float(v), 6))
+        self.epoch, self.batch = epoch + 1, 0
+        self.save()
+    def save(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder/f'.part-{os.getpid()}.weights.h5'
+        self.model.save_weights(tmp); os.replace(tmp, self.folder/CHECKPOINT_WEIGHTS)    # the weights first: a state never names weights not there
+        state = {**self.fingerprint, 'epoch': self.epoch, 'batch': self.batch, 'elapsed_seconds': round(self.elapsed(), 1),
+                 'steps': int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)), 'history': self.history}
+        tmp = self.folder/f'.part-{os.getpid()}.json'
+        tmp.write_text(json.dumps(state, indent=1)); os.replace(tmp, self.folder/CHECKPOINT_STATE)
+        self._last = time.perf_counter()
+
+def _checkpoint_state(folder: Path, fingerprint: dict, resume: bool) -> dict | None:
+    "The state to resume from (None: start afresh), after checking it belongs to this training."
+    state_file = folder/CHECKPOINT_STATE
+    if not state_file.is_file(): return None
+    try: state = json.loads(state_file.read_text())
+    except (OSError, ValueError) as e: raise ValueError(f"the checkpoint {state_file} cannot be read ({e}); remove {folder} to start afresh") from None
+    if not resume:
+        raise FileExistsError(f"{folder} holds the checkpoint of an unfinished training (epoch {state.get('epoch', 0) + 1}, batch "
+                              f"{state.get('batch')}); continue it with resume=True (--resume), or remove the folder to start afresh")
+    differ = {k: (state.get(k), v) for k, v in fingerprint.items() if state.get(k) != v}
+    if differ:
+        said = '; '.join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differ.items())
+        raise ValueError(f"the checkpoint in {folder} is of another training ({said}); resume with the same settings, "
+                         f"or give another checkpoint folder")
+    if not (folder/CHECKPOINT_WEIGHTS).is_file(): raise FileNotFoundError(f"{folder/CHECKPOINT_WEIGHTS} is missing; remove {folder} to start afresh")
+    return state
+
+def _end_checkpoints(folder: Path):
+    "Training ran to its end: the checkpoint (hwr's own files) goes."
+    for name in (CHECKPOINT_WEIGHTS, CHECKPOINT_STATE): (folder/name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError): folder.rmdir()   # only when nothing else is in it
+
 # %% ../../nbs/12_models.base.ipynb #0d5f1f69
 def elapsed_clock(clock: str = 'wall'): # 'wall' (real time) or 'cpu' (this process's CPU time / number of CPUs)
     "A function returning seconds since this call, on the chosen clock."
@@ -126,23 +179,31 @@ def elapsed_clock(clock: str = 'wall'): # 'wall' (real time) or 'cpu' (this proc
         return lambda: (time.process_time() - t0) / n
     raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
 
+def _started_clock(cb, clock: str, already: float):
+    "The callback's clock: started at its first `on_train_begin`, counting `already` seconds from an earlier run."
+    if getattr(cb, '_clock', None) is None:
+        c = elapsed_clock(clock); cb._clock = lambda: already + c()
+    return cb._clock
+
 class TimeLimit(keras.callbacks.Callback):
-    "Stop training once `seconds` have passed on `clock` (checked after every batch)."
-    def __init__(self, seconds: float, clock: str = 'wall'):
-        super().__init__(); self.seconds, self.clock = float(seconds), clock; elapsed_clock(clock)
-    def on_train_begin(self, logs=None): self._elapsed = elapsed_clock(self.clock)
+    "Stop training once `seconds` have passed on `clock` (checked after every batch); `already`: seconds spent before a resume."
+    def __init__(self, seconds: float, clock: str = 'wall', already: float = 0.0):
+        super().__init__(); self.seconds, self.clock, self.already = float(seconds), clock, float(already); elapsed_clock(clock)
+    def on_train_begin(self, logs=None): self._elapsed = _started_clock(self, self.clock, self.already)
     def on_train_batch_end(self, batch, logs=None):
         if self._elapsed() > self.seconds: self.model.stop_training = True
 
 class AnnealLR(keras.callbacks.Callback):
-    "Lower the learning rate along a half cosine to zero over `total_steps` or `seconds`, whichever ends first."
-    def __init__(self, total_steps: int | None = None, seconds: float | None = None, clock: str = 'wall'):
+    "Lower the learning rate along a half cosine to zero over `total_steps` or `seconds`, whichever ends first (`done_steps`, `already`: from before a resume)."
+    def __init__(self, total_steps: int | None = None, seconds: float | None = None, clock: str = 'wall',
+                 done_steps: int = 0, already: float = 0.0, base: float | None = None):
         super().__init__()
         if not total_steps and not seconds: raise ValueError("AnnealLR needs total_steps or seconds")
-        self.total_steps, self.seconds, self.clock = total_steps, seconds, clock
+        self.total_steps, self.seconds, self.clock, self.already, self._base = total_steps, seconds, clock, float(already), base
+        self._step = int(done_steps)
     def on_train_begin(self, logs=None):
-        self._elapsed, self._step = elapsed_clock(self.clock), 0
-        self._base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._elapsed = _started_clock(self, self.clock, self.already)
+        if self._base is None: self._base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
     def on_train_batch_begin(self, batch, logs=None):
         progress = max(self._step / self.total_steps if self.total_steps else 0.0,
                        self._elapsed() / self.seconds if self.seconds else 0.0)
@@ -169,12 +230,18 @@ def _fit(self: Model,
          use_wandb: bool | None = None, # log to the active wandb run (None: if there is one)
          verbose: int | str = 'auto',
          seed: int | None = None, # for the validation split and shuffling (default: the dataset's seed)
+         checkpoint_dir: str | Path | None = None, # save the network, its optimizer and where training stands here (see `Checkpoints`)
+         checkpoint_minutes: float = 5.0, # how often to save them (and after every epoch)
+         resume: bool = False, # go on from the checkpoint in `checkpoint_dir` (a fresh start when there is none)
         ):
     "Train on the dataset's training split through a tf.data pipeline; returns Keras' `History`."
     import keras
     data = dataset if dataset is not None else self.data
     if data.x_train is None: data.load_or_generate_data()
     if not 0 <= validation_fraction < 1: raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    if checkpoint_dir is not None and not 0 < checkpoint_minutes <= 24 * 60:
+        raise ValueError(f"checkpoint_minutes must be in (0, 1440], got {checkpoint_minutes}")
+    if resume and checkpoint_dir is None: raise ValueError("resume=True needs the checkpoint_dir to resume from")
     seed = getattr(data, 'seed', 0) if seed is None else seed
     n = len(data.x_train)
     perm = np.random.default_rng(seed).permutation(n)
@@ -191,9 +258,25 @@ def _fit(self: Model,
                                augment=self.augment if augment else None)
     val_ds = (make_tf_dataset(data.x_val, data.y_val, batch_size) if own_val else
               make_tf_dataset(x, y, batch_size, indices=np.sort(perm[:n_val]), widths=w) if n_val else None)
+    state, ckpt = None, None
+    if checkpoint_dir is not None:
+        folder = Path(checkpoint_dir)
+        fingerprint = {'model': type(self).__name__, 'params': int(self.network.count_params()), 'train_samples': int(n - n_val),
+                       'batch_size': int(batch_size), 'epochs': int(epochs)}
+        state = _checkpoint_state(folder, fingerprint, resume)
+        opt = self.network.optimizer
+        base_lr = float(keras.ops.convert_to_numpy(opt.learning_rate))
+        if state is not None:                      # weights and optimizer (moments, step count) as they were; the rate is annealed afresh
+            if not opt.built: opt.build(self.network.trainable_variables)
+            self.network.load_weights(folder/CHECKPOINT_WEIGHTS)
+            opt.learning_rate.assign(base_lr)
+        clock, already = elapsed_clock(time_clock), (state or {}).get('elapsed_seconds', 0.0)
+        ckpt = Checkpoints(folder, checkpoint_minutes, fingerprint, lambda: already + clock(), state)
+    already, done = (state['elapsed_seconds'], state['steps']) if state else (0.0, 0)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
-    if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock))
-    if time_limit: own.append(TimeLimit(time_limit, time_clock))
+    if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock, done, already))
+    if time_limit: own.append(TimeLimit(time_limit, time_clock, already))
+    if ckpt is not None: own.append(ckpt)
     if early_stopping:
         patience = 3 if early_stopping is True else int(early_stopping)
         own.append(keras.callbacks.EarlyStopping(monitor='val_loss' if n_val or own_val else 'loss', patience=patience,
@@ -204,11 +287,24 @@ def _fit(self: Model,
     if use_wandb is not False and run is not None:
         from wandb.integration.keras import WandbMetricsLogger
         if not any(isinstance(c, WandbMetricsLogger) for c in callbacks): callbacks.append(WandbMetricsLogger(log_freq='epoch'))
-    import warnings
+    def run(ds, first, last):
+        return self.network.fit(ds, validation_data=val_ds, initial_epoch=first, epochs=last, callbacks=callbacks, verbose=verbose,
+                                shuffle=False)  # train_ds reshuffles itself every epoch
+    first, skip = (state['epoch'], state['batch']) if state else (0, 0)
+    hist = keras.callbacks.History()
     with warnings.catch_warnings():  # batches cut by width vary in number from epoch to epoch: not a dataset running dry
         warnings.filterwarnings('ignore', message='Your input ran out of data')
-        return self.network.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose,
-                                shuffle=False)  # train_ds reshuffles itself every epoch
+        try:
+            if skip and first < epochs:   # the cut epoch: its batches not yet seen (in a fresh shuffle), then the epochs after it
+                hist = run(train_ds.skip(skip), first, first + 1); first += 1
+            if first < epochs and not (skip and self.network.stop_training): hist = run(train_ds, first, epochs)
+        except KeyboardInterrupt:
+            if ckpt is not None: ckpt.save()    # stopped by hand: resume from here, not from the last save
+            raise
+    if ckpt is not None:                        # the whole history, before the resume too; the checkpoint is no longer needed
+        hist.history, hist.epoch = ckpt.history, list(range(len(next(iter(ckpt.history.values()), []))))
+        _end_checkpoints(Path(checkpoint_dir))
+    return hist
 
 Model.fit = _fit
 

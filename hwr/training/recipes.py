@@ -4,7 +4,7 @@
 
 # %% ../../nbs/55_training.recipes.ipynb #30d99df3
 from __future__ import annotations
-import copy, json, os, platform, shutil, time
+import argparse, copy, json, os, platform, shutil, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +19,17 @@ from ..data.synthetic import SyntheticLinesDataset
 from ..decode import fit_calibration, tune_lm
 from ..lm import LM_DIR, LM_FILE, LM_ORDER, CharNgramLM
 from ..metrics import cer, text_scores
-from ..models.base import get_model_class
+from ..models.base import _checkpoint_state, get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
 from ..predict import CharacterPredictor, LinePredictor
 from .run_experiment import _start_from
 from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights_files, weights_info
-from ..util import sha256sum
+from ..util import sha256sum, sigterm_as_interrupt
 
 # %% auto #0
-__all__ = ['RECIPES', 'FIRST_STAGE', 'first_stage_weights', 'evaluate_shipped_weights', 'train_shipped_weights',
-           'train_shipped_lm']
+__all__ = ['RECIPES', 'PRECISIONS', 'FIRST_STAGE', 'checkpoint_dir', 'first_stage_weights', 'evaluate_shipped_weights',
+           'train_shipped_weights', 'main', 'train_shipped_lm']
 
 # %% ../../nbs/55_training.recipes.ipynb #c046b5a8
 RECIPES = {
@@ -48,7 +48,12 @@ RECIPES = {
                  'max_minutes': 20}}},
 }
 
+PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16')   # Keras dtype policies a recipe may train under
 FIRST_STAGE = 'synthetic'   # what the first stage of a recipe trains on; its weights are kept when a later stage runs
+
+def checkpoint_dir(kind: str, out_dir: str | Path | None = None, stage: str | None = None) -> Path:
+    "Where `train_shipped_weights` keeps the checkpoint of a stage's unfinished training."
+    return (Path(out_dir) if out_dir is not None else WEIGHTS_DIR)/'checkpoints'/f"{kind}_{stage or FIRST_STAGE}"
 
 def _stage_files(kind: str, out_dir: Path) -> tuple[Path, Path]:
     "The first stage's kept weights file and the shipped one, in `out_dir`."
@@ -170,11 +175,15 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                           dataset_args: dict | None = None, # override some dataset arguments (e.g. a smaller num_train)
                           network_args: dict | None = None, # override some network arguments (e.g. wider: {'lstm_dim': 256})
                           line_height: int | None = None, # lines: the network's input height, for every dataset of the stage (default: the recipe's, 64)
+                          train_args: dict | None = None, # override some training arguments (e.g. {'batch_size': 128, 'learning_rate': 2e-3} on a GPU)
+                          precision: str = 'float32', # or 'mixed_bfloat16' (Ampere/Hopper GPUs, CPUs with bf16), 'mixed_float16' (older GPUs; very slow on a CPU)
                           max_minutes: float | None = None, # stop training after this long (checked after every batch; `lr_decay` anneals over it); default: the recipe's, 0: none
                           n_check: int | None = None, # samples read through the predictor's preprocessing (default: 5000 MNIST digits, 500 lines)
                           init_weights: str | Path | None = None, # continue training from these weights (their JSON is kept as `continued_from`)
                           stage: str | None = None, # a later stage of the recipe (e.g. 'real' for lines), continuing from `init_weights` (default: the first stage's weights in `out_dir`)
                           onnx: bool = True, # also make the ONNX export predictors run (needs tf2onnx; without it they run TensorFlow)
+                          resume: bool = False, # go on from this stage's checkpoint in `out_dir`/checkpoints (a fresh start when there is none)
+                          checkpoint_minutes: float = 5.0, # how often training saves its checkpoint (and after every epoch)
                           verbose: int = 2,
                          ) -> dict: # the JSON written beside the weights
     "Train the model behind `CharacterPredictor` or `LinePredictor` on embedded data and save weights + JSON."
@@ -195,19 +204,34 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     r['network_args'].update(network_args or {})
     if line_height is not None: _set_line_height(r, int(line_height))
     if epochs is not None: r['train_args']['epochs'] = int(epochs)
+    unknown = sorted(set(train_args or {}) - {'batch_size', 'learning_rate', 'epochs', 'augment', 'lr_decay', 'validation_fraction'})
+    if unknown: raise ValueError(f"train_args may override batch_size, learning_rate, epochs, augment, lr_decay, validation_fraction; got {unknown}")
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    r['train_args'].update(train_args or {})
     r['network_args'] = full_network_args(r['network'], r['network_args'])
     _check_recorded_fonts(kind, out_dir)
+    ckpt = checkpoint_dir(kind, out_dir, stage)
+    _checkpoint_state(ckpt, {}, resume)          # an unfinished training is resumed or named, before any data is made
     t0 = time.time()
-    model = get_model_class(r['model'])(r['dataset'], r['network'], r['dataset_args'], r['network_args'])
-    fit_args = dict(r['train_args'])
-    if fit_args.pop('learning_rate', None) is not None:
-        model.learning_rate = r['train_args']['learning_rate']; model.compile()
-    before = None
-    if init_weights is not None:
-        before = {**weights_info(kind, init_weights), 'weights_sha256': sha256sum(weights_files(kind, init_weights)[0])}
-        _start_from(model, {'model': r['model'], 'init_weights': str(weights_files(kind, init_weights)[0])})   # checked to fit first
-    t_fit = time.time()
-    hist = model.fit(**fit_args, time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose)
+    import keras
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)   # mixed: layers compute in 16 bits, weights stay float32; under float16 compile() scales the loss
+    try:
+        model = get_model_class(r['model'])(r['dataset'], r['network'], r['dataset_args'], r['network_args'])
+        if precision != 'float32':   # the softmax in float32: the CTC loss takes logs of small probabilities that 16 bits lose
+            model.network.get_layer('softmax').dtype_policy = keras.DTypePolicy('float32')
+        fit_args = dict(r['train_args'])
+        if fit_args.pop('learning_rate', None) is not None:
+            model.learning_rate = r['train_args']['learning_rate']; model.compile()
+        before = None
+        if init_weights is not None:
+            before = {**weights_info(kind, init_weights), 'weights_sha256': sha256sum(weights_files(kind, init_weights)[0])}
+            _start_from(model, {'model': r['model'], 'init_weights': str(weights_files(kind, init_weights)[0])})   # checked to fit first
+        t_fit = time.time()
+        hist = model.fit(**fit_args, time_limit=max_minutes * 60 if max_minutes else None, verbose=verbose,
+                         checkpoint_dir=ckpt, checkpoint_minutes=checkpoint_minutes, resume=resume)
+    finally: keras.config.set_dtype_policy(policy)   # the saved network and everything after: float32
+    if ckpt.parent.is_dir() and not any(ckpt.parent.iterdir()): ckpt.parent.rmdir()   # no unfinished training left: no empty folder
     seconds, fit_seconds = time.time() - t0, time.time() - t_fit
     stopped = (f"epoch {len(hist.epoch)} of {r['train_args']['epochs']} (time budget {max_minutes:g} min)"
                if max_minutes and fit_seconds >= max_minutes * 60 else None)
@@ -220,14 +244,14 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir/f"{SHIPPED[kind]}.weights.h5"
     net.save_weights(path)
-    import keras, tensorflow as tf
+    import tensorflow as tf
     info = {'kind': kind, 'model': r['model'], 'dataset': r['dataset'], 'dataset_args': r['dataset_args'],
             'network': r['network'], 'network_args': r['network_args'], 'train_args': r['train_args'],
             'input_shape': shape, 'output_shape': list(model.data.output_shape), 'mapping': ''.join(model.data.mapping),
             'experiment_config': {**{k: r[k] for k in ('dataset', 'model', 'network', 'dataset_args', 'network_args', 'train_args')},
                                   **({'init_weights': 'shipped'} if stage else {})},
             'history': {k: [round(float(v), 4) for v in vs] for k, vs in hist.history.items()},
-            'train_seconds': round(seconds), 'stopped_early': stopped,
+            'train_seconds': round(seconds), 'stopped_early': stopped, 'precision': precision,
             'params': int(net.count_params()),
             'trained_with': {'hwr': hwr.__version__, 'keras': keras.__version__, 'tensorflow': tf.__version__,
                              'python': platform.python_version(), 'machine': platform.machine()},
@@ -240,6 +264,40 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     info['metrics'] = evaluate_shipped_weights(kind, path, n_check)
     info['onnx'] = _export_onnx(path) if onnx else None
     return info
+
+# %% ../../nbs/55_training.recipes.ipynb #67d8ad44
+def main(argv: list[str] | None = None) -> int:
+    "Console script `hwr-train-recipe`: train a shipped recipe's stage, with checkpoints and --resume."
+    ap = argparse.ArgumentParser(prog='hwr-train-recipe', description="Train the recipe behind hwr's shipped weights (one stage), "
+                                 "saving checkpoints so that a stopped training can resume.")
+    ap.add_argument('kind', choices=list(RECIPES), help='which model: the character or the line model')
+    ap.add_argument('--stage', default=None, help="a later stage of the recipe (lines: 'real'); default: the first")
+    ap.add_argument('--out-dir', default=None, help="where the weights go (default: hwr's own weights folder)")
+    ap.add_argument('--resume', action='store_true', help="go on from this stage's checkpoint in the out-dir")
+    ap.add_argument('--epochs', type=int, default=None, help="override the recipe's epochs (1 to 1000)")
+    ap.add_argument('--max-minutes', type=float, default=None, help="the time budget in minutes (0: none; default: the recipe's)")
+    ap.add_argument('--line-height', type=int, default=None, help='lines: the network\'s input height in pixels (16 to 128; default 64)')
+    ap.add_argument('--checkpoint-minutes', type=float, default=5.0, help='how often to save the checkpoint (default 5)')
+    ap.add_argument('--no-onnx', action='store_true', help='make no ONNX export of the new weights')
+    a = ap.parse_args(argv)
+    if a.epochs is not None and not 1 <= a.epochs <= 1000: ap.error(f"--epochs must be between 1 and 1000, got {a.epochs}")
+    if a.max_minutes is not None and not 0 <= a.max_minutes <= 7 * 24 * 60: ap.error(f"--max-minutes must be between 0 and 10080, got {a.max_minutes}")
+    if not 0 < a.checkpoint_minutes <= 24 * 60: ap.error(f"--checkpoint-minutes must be in (0, 1440], got {a.checkpoint_minutes}")
+    if a.out_dir and Path(a.out_dir).exists() and not Path(a.out_dir).is_dir(): ap.error(f"--out-dir {a.out_dir} is a file, not a folder")
+    try:
+        with sigterm_as_interrupt():             # a kill saves a checkpoint as Ctrl-C does
+            info = train_shipped_weights(a.kind, a.out_dir, epochs=a.epochs, max_minutes=a.max_minutes, stage=a.stage,
+                                         line_height=a.line_height, onnx=not a.no_onnx, resume=a.resume,
+                                         checkpoint_minutes=a.checkpoint_minutes, verbose=2)
+    except KeyboardInterrupt:
+        print(f"hwr-train-recipe: stopped; go on with: hwr-train-recipe {' '.join(argv if argv is not None else sys.argv[1:])}"
+              + ('' if a.resume else ' --resume'), file=sys.stderr)
+        return 130
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"hwr-train-recipe: error: {e}", file=sys.stderr); return 2
+    print(json.dumps({'weights': str(Path(a.out_dir or WEIGHTS_DIR)/f"{SHIPPED[a.kind]}.weights.h5"), 'metrics': info['metrics'],
+                      'train_seconds': info['train_seconds'], 'stopped_early': info['stopped_early']}, indent=1))
+    return 0
 
 # %% ../../nbs/55_training.recipes.ipynb #12977e97
 def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
