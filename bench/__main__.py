@@ -271,7 +271,7 @@ def csafe(a) -> list[dict]:
     from . import bench_csafe as bc
     res = fresh_or_recorded('csafe', bc.evaluate(), a)
     if res is None: return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
-    return bc.rows(res) + finetune_rows()
+    return bc.rows(res) + finetune_rows() + study_rows() + lexicon_rows()
 
 
 def finetune_rows() -> list[dict]:
@@ -293,6 +293,35 @@ def finetune_rows() -> list[dict]:
                             f"{pages.get(lm, float('nan')):.3f}; dev lines {dev.get('greedy', float('nan')):.3f} / {dev.get(lm, float('nan')):.3f}; "
                             f"run {r['date']} (bench/bench_csafe_finetune.py)"})
     return rows
+
+
+def study_rows() -> list[dict]:
+    "The recorded full-size studies of the line recipe (bench/bench_studies.py, CPU-hours each: reported, not re-run)."
+    f = RESULTS_DIR/'studies.json'
+    if not f.exists(): return []
+    rows, lm, nan = [], 'beam 16 + LM', float('nan')
+    for name, r in json.loads(f.read_text()).items():
+        for stage in ('synthetic', 'real'):
+            if stage not in r: continue
+            s = r[stage]
+            lines, dev = s.get('csafe_lines', {}), s.get('dev_lines', {})
+            pages = next((v for k, v in s.items() if k.startswith('csafe_pages')), {})
+            rows.append({'figure': f'line recipe study {name}, {stage} stage: dev lines greedy', 'value': dev.get('greedy', nan), 'unit': 'CER',
+                         'how': f"with LM {dev.get(lm, nan):.3f}; CSAFE LND lines {lines.get('greedy', nan):.3f} / {lines.get(lm, nan):.3f}; "
+                                f"first 12 LND pages {pages.get('greedy', nan):.3f} / {pages.get(lm, nan):.3f}; synthetic test {s['synthetic_test_cer']:.3f}; "
+                                f"{s['input_height']} px, {s['params'] / 1e6:.2f} M parameters, {s['train_cpu_min']:.0f} CPU-min; run {r['date']} (bench/bench_studies.py)"})
+    return rows
+
+
+def lexicon_rows() -> list[dict]:
+    "The recorded decoders with word knowledge (bench/bench_lexicon.py)."
+    f = RESULTS_DIR/'lexicon.json'
+    if not f.exists(): return []
+    r, nan = json.loads(f.read_text()), float('nan')
+    return [{'figure': f"decoder {x['decoder']}, alpha {x['alpha']}, beam {x['beam']}: dev lines", 'value': x.get('dev_lines', {}).get('cer', nan),
+             'unit': 'CER', 'how': f"CSAFE LND lines {x.get('csafe_lines', {}).get('cer', nan):.3f}; synthetic validation "
+                                   f"{x['synthetic_val']['cer']:.4f}; {x['synthetic_val']['ms_per_line']:.0f} ms/line to decode; run {r['date']} (bench/bench_lexicon.py)"}
+            for x in r['runs']]
 
 
 # ---------------------------------------------------------------- training within a budget

@@ -14,7 +14,7 @@ read on hands no stage trained on:
 `synthetic` rows are the first stage (no real ink), `real` rows the same network after the real stage. Times are
 CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes. Each study writes its weights under
 `--runs` and its figures into the results file as soon as a stage is read; a study whose figures are recorded is
-skipped (`--again` trains it anew). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
+skipped (`--again` trains it anew); a stage that was stopped goes on from its checkpoint (saved every 5 minutes). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
 """
 from __future__ import annotations
 import argparse, datetime, json, os, sys
@@ -53,7 +53,7 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
         if stage in record: continue
         wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
         stage_args = args if stage == 'synthetic' else {k: v for k, v in args.items() if k != 'epochs'}   # 'epochs': the first stage's
-        info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0,
+        info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0, resume=True,
                                      stage=None if stage == 'synthetic' else 'real', **stage_args)
         rec = {'train_cpu_min': round(cpu() / 60, 1), 'train_wall_min': round(wall() / 60, 1), 'params': info['params'],
                'input_height': info['input_shape'][0], 'train_seconds': info['train_seconds'],

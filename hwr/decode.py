@@ -4,7 +4,7 @@
 
 # %% ../nbs/22a_decode.ipynb #c4b6cc56
 from __future__ import annotations
-import math
+import heapq, math
 from typing import Sequence
 
 import keras, numpy as np
@@ -68,16 +68,20 @@ def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC netwo
         raise ValueError(f"expected (frames, {len(MAPPING)}) probabilities for one line, got shape {probs.shape}")
     check_beam_width(beam_width)
     logp = np.log(np.clip(probs, 1e-30, 1.0))
+    live = probs[:, :BLANK_INDEX] > prune              # the characters worth trying, frame by frame
+    tried = live.any(1)
     beams, lm_part = {'': (0.0, _NEG)}, {'': 0.0}    # prefix -> (log p_b, log p_nb); prefix -> its LM terms
     for t in range(len(probs)):
-        lp = logp[t].tolist(); lblank = lp[BLANK_INDEX]
-        cands = np.flatnonzero(probs[t, :BLANK_INDEX] > prune).tolist()
+        lblank = float(logp[t, BLANK_INDEX])
+        if not tried[t]:                              # blank only: every prefix goes on through it, their order unchanged
+            beams = {k: (_logadd(pb, pnb) + lblank, _NEG) for k, (pb, pnb) in beams.items()}
+            continue
+        lp, cands = logp[t].tolist(), np.flatnonzero(live[t]).tolist()
         nxt = {}
         for prefix, (pb, pnb) in beams.items():
             total = _logadd(pb, pnb)
             e = nxt.setdefault(prefix, [_NEG, _NEG])
             e[0] = _logadd(e[0], total + lblank)
-            if not cands: continue
             last = CHAR_TO_INDEX[prefix[-1]] if prefix else -1
             lmp = lm.log_probs(context + prefix) if lm is not None else None
             for c in cands:
@@ -90,8 +94,8 @@ def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC netwo
                 lm_part[new] = lm_part[prefix] + bonus
                 e2 = nxt.setdefault(new, [_NEG, _NEG])
                 e2[1] = _logadd(e2[1], before + lp[c] + bonus)
-        ranked = sorted(nxt.items(), key=lambda kv: -_logadd(*kv[1]))[:beam_width]
-        beams = {k: tuple(v) for k, v in ranked}
+        scored = [(_logadd(pb, pnb), k, pb, pnb) for k, (pb, pnb) in nxt.items()]
+        beams = {k: (pb, pnb) for _, k, pb, pnb in heapq.nlargest(beam_width, scored, key=lambda r: r[0])}
     out = [(text, _logadd(*s) - lm_part[text], _logadd(*s)) for text, s in beams.items()]
     return sorted(out, key=lambda r: -r[2])
 

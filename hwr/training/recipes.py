@@ -265,7 +265,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     info['onnx'] = _export_onnx(path) if onnx else None
     return info
 
-# %% ../../nbs/55_training.recipes.ipynb #67d8ad44
+# %% ../../nbs/55_training.recipes.ipynb #916b8cf2
 def main(argv: list[str] | None = None) -> int:
     "Console script `hwr-train-recipe`: train a shipped recipe's stage, with checkpoints and --resume."
     ap = argparse.ArgumentParser(prog='hwr-train-recipe', description="Train the recipe behind hwr's shipped weights (one stage), "
