@@ -274,24 +274,28 @@ def csafe(a) -> list[dict]:
     return bc.rows(res) + finetune_rows() + study_rows() + lexicon_rows()
 
 
+def _readings(r: dict) -> str:
+    "What a recorded run of bench_csafe_finetune or bench_studies read: CSAFE LND lines, pages and dev lines, greedy / beam 16 + LM."
+    lm, nan = 'beam 16 + LM', float('nan')
+    lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
+    pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
+    return (f"LND lines {lines.get('greedy', nan):.3f} / {lines.get(lm, nan):.3f}; first 12 pages {pages.get('greedy', nan):.3f} / "
+            f"{pages.get(lm, nan):.3f}; dev lines {dev.get('greedy', nan):.3f} / {dev.get(lm, nan):.3f} (greedy / beam 16 + LM)")
+
+
 def finetune_rows() -> list[dict]:
     "The recorded fine-tuning study (bench/bench_csafe_finetune.py, hours of CPU: reported, not re-run)."
     f = RESULTS_DIR/'csafe_finetune.json'
     if not f.exists(): return []
     rows = []
     for name, r in json.loads(f.read_text()).items():
-        lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
-        pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
-        lm = 'beam 16 + LM'
         if 'train_cpu_min' not in r: trained = 'the first-stage (fonts-only) weights; ' if name == 'synthetic' else 'the shipped weights; '
         else:
             trained = f"{r['train_cpu_min']:.0f} CPU-min"
             if 'test_cer' in r: trained += f" on {r.get('data', r['config']['dataset'])}; synthetic test CER {r['test_cer']:.3f}"
             trained += '; '
-        rows.append({'figure': f'CSAFE fine-tuning study, {name}: LND lines greedy', 'value': lines.get('greedy', float('nan')), 'unit': 'CER',
-                     'how': trained + f"LND lines with LM {lines.get(lm, float('nan')):.3f}; first 12 pages {pages.get('greedy', float('nan')):.3f} / "
-                            f"{pages.get(lm, float('nan')):.3f}; dev lines {dev.get('greedy', float('nan')):.3f} / {dev.get(lm, float('nan')):.3f}; "
-                            f"run {r['date']} (bench/bench_csafe_finetune.py)"})
+        rows.append({'figure': f'CSAFE fine-tuning study, {name}: LND lines greedy', 'value': r.get('csafe_lines', {}).get('greedy', float('nan')),
+                     'unit': 'CER', 'how': trained + _readings(r) + f"; run {r['date']} (bench/bench_csafe_finetune.py)"})
     return rows
 
 
@@ -299,17 +303,13 @@ def study_rows() -> list[dict]:
     "The recorded full-size studies of the line recipe (bench/bench_studies.py, CPU-hours each: reported, not re-run)."
     f = RESULTS_DIR/'studies.json'
     if not f.exists(): return []
-    rows, lm, nan = [], 'beam 16 + LM', float('nan')
+    rows = []
     for name, r in json.loads(f.read_text()).items():
-        for stage in ('synthetic', 'real'):
-            if stage not in r: continue
+        for stage in [s for s in ('synthetic', 'real') if s in r]:
             s = r[stage]
-            lines, dev = s.get('csafe_lines', {}), s.get('dev_lines', {})
-            pages = next((v for k, v in s.items() if k.startswith('csafe_pages')), {})
-            rows.append({'figure': f'line recipe study {name}, {stage} stage: dev lines greedy', 'value': dev.get('greedy', nan), 'unit': 'CER',
-                         'how': f"with LM {dev.get(lm, nan):.3f}; CSAFE LND lines {lines.get('greedy', nan):.3f} / {lines.get(lm, nan):.3f}; "
-                                f"first 12 LND pages {pages.get('greedy', nan):.3f} / {pages.get(lm, nan):.3f}; synthetic test {s['synthetic_test_cer']:.3f}; "
-                                f"{s['input_height']} px, {s['params'] / 1e6:.2f} M parameters, {s['train_cpu_min']:.0f} CPU-min; run {r['date']} (bench/bench_studies.py)"})
+            rows.append({'figure': f'line recipe study {name}, {stage} stage: dev lines greedy', 'value': s.get('dev_lines', {}).get('greedy', float('nan')),
+                         'unit': 'CER', 'how': f"{s['input_height']} px, {s['params'] / 1e6:.2f} M parameters, {s['train_cpu_min']:.0f} CPU-min; "
+                                               f"synthetic test {s['synthetic_test_cer']:.3f}; " + _readings(s) + f"; run {r['date']} (bench/bench_studies.py)"})
     return rows
 
 

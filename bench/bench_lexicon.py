@@ -134,19 +134,25 @@ def main(argv=None):
     words = lexicon(load_corpus('english')['train'])
     alpha, beta = lm.meta['alpha'], lm.meta['beta']
     variants = [('chars', lm, alpha, 16), ('chars', lm, 0.5, 16), ('chars', lm, alpha, 32), ('chars', lm, 0.5, 32)]
+    from hwr.decode import tune_lm       # alpha and beta chosen afresh for a 32-wide beam, on the synthetic validation lines only
+    probs, truth = sets['synthetic_val']
+    tuned32 = tune_lm(probs, truth, lm, beam_width=32)
+    print('tuned at beam 32:', {k: tuned32[k] for k in ('alpha', 'beta', 'cer')}, flush=True)
     variants += [(f'mix lambda={w}', MixLM(lm, words, w), alpha, 16) for w in (0.3, 0.6)]
     variants += [(f'penalty end={e} leave={l}', PenaltyLM(lm, words, e, l), al, bw)
                  for e, l, al, bw in ((8, 0, alpha, 16), (8, 0, 0.5, 16), (8, 8, 0.5, 16), (8, 0, 0.5, 32))]
+    variants.append(('chars, tuned at beam 32', lm, tuned32['alpha'], 32, tuned32['beta']))
     rows = []
-    for name, model, al, bw in variants:
-        row = {'decoder': name, 'alpha': al, 'beta': beta, 'beam': bw}
+    for name, model, al, bw, *b in variants:
+        be = b[0] if b else beta
+        row = {'decoder': name, 'alpha': al, 'beta': be, 'beam': bw}
         for s, (probs, truth) in sets.items():
             t = time.perf_counter()
-            texts = lm_decode(probs, model, al, beta, beam_width=bw)[0]
+            texts = lm_decode(probs, model, al, be, beam_width=bw)[0]
             row[s] = {'cer': round(cer(truth, texts), 4), 'ms_per_line': round(1000 * (time.perf_counter() - t) / len(truth), 1)}
         rows.append(row); print(json.dumps(row), flush=True)
     greedy = {s: round(cer(truth, [t for t, _ in greedy_readings(probs)]), 4) for s, (probs, truth) in sets.items()}
-    out = {'date': datetime.date.today().isoformat(), 'lexicon_words': len(words), 'lines': {s: len(v[1]) for s, v in sets.items()},
+    out = {'date': datetime.date.today().isoformat(), 'load': round(os.getloadavg()[0], 1), 'tuned_beam32': tuned32, 'lexicon_words': len(words), 'lines': {s: len(v[1]) for s, v in sets.items()},
            'greedy': greedy, 'runs': rows}
     tmp = Path(a.json).with_suffix('.part'); tmp.write_text(json.dumps(out, indent=1)); os.replace(tmp, a.json)
     print('greedy', greedy)
