@@ -36,6 +36,7 @@ STUDIES = {
     'h32_wide': {'line_height': 32, 'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
     'h64_wide': {'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
     'h32_long': {'line_height': 32, 'epochs': 6},
+    'h64_long': {'epochs': 6},
 }
 
 
@@ -67,7 +68,7 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--studies', nargs='+', default=['h32', 'h48', 'h32_wide'], choices=list(STUDIES))
+    ap.add_argument('--studies', nargs='+', default=['h32', 'h48', 'h64_long', 'h64_wide'], choices=list(STUDIES))
     ap.add_argument('--pages', type=int, default=12, help='LND pages read whole (default 12; all their lines are read regardless)')
     ap.add_argument('--json', default=str(ROOT/'bench'/'results'/'studies.json'), help='results file (updated stage by stage)')
     ap.add_argument('--runs', default=str(ROOT/'data'/'runs'/'studies'), help='where each study writes its weights')
