@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / 'hwr'
 
 LAYERS: list[tuple[str, list[str], str]] = [
-    ('basics', ['hwr', 'hwr.util', 'hwr.metrics'],
-     'Downloads, files, image display and error rates: nothing of hwr below them.'),
+    ('basics', ['hwr', 'hwr.util', 'hwr.metrics', 'hwr.figures'],
+     'Downloads, files, image display, error rates and the recorded figures the prose quotes: nothing of hwr below them.'),
     ('images', ['hwr.preprocess', 'hwr.segment', 'hwr.pdf'],
      'What every image goes through, real or synthetic: grayscale, ink on black, framing, pen width, '
      'deslanting, line height, cutting a page into lines, and drawing the pages of a PDF.'),
