@@ -29,6 +29,7 @@ from hwr.training.experiments import main as group_main                 # noqa: 
 from hwr.training.sweeps import main as sweep_main                      # noqa: E402
 from hwr.cli import main as predict_main                               # noqa: E402
 from hwr.export import main as export_main                              # noqa: E402
+from hwr.training.recipes import main as recipe_main                   # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT/'hwr'/'weights'
@@ -1156,6 +1157,33 @@ CASE_SECONDS = 120          # a case still running after this long counts as a h
 
 class CaseHung(BaseException):
     "Raised in a case that ran past CASE_SECONDS (BaseException: hwr's own error handling must not swallow it)."
+
+
+def _unfinished(d: Path, text: str = '{"epoch": 1, "batch": 40}') -> Path:
+    "An out-dir holding the checkpoint of an unfinished first stage of the line recipe."
+    ckpt = d/'out'/'checkpoints'/'line_synthetic'; ckpt.mkdir(parents=True)
+    (ckpt/'checkpoint.json').write_text(text)
+    return d/'out'
+
+CASES += [
+    # ---- hwr-train-recipe: arguments and checkpoints, all refused before any data is made
+    Case('recipe unknown kind', lambda d: recipe_main(['word']), USAGE, "invalid choice: 'word'"),
+    Case('recipe --epochs 0', lambda d: recipe_main(['char', '--epochs', '0', '--out-dir', str(d/'o')]), USAGE, '--epochs must be between 1 and 1000'),
+    Case('recipe --max-minutes -1', lambda d: recipe_main(['char', '--max-minutes', '-1', '--out-dir', str(d/'o')]), USAGE,
+         '--max-minutes must be between 0 and 10080'),
+    Case('recipe --checkpoint-minutes 0', lambda d: recipe_main(['line', '--checkpoint-minutes', '0', '--out-dir', str(d/'o')]), USAGE,
+         '--checkpoint-minutes must be in (0, 1440]'),
+    Case('recipe --out-dir is a file', lambda d: recipe_main(['line', '--out-dir', str(_write(d/'f.txt', 'x'))]), USAGE, 'is a file, not a folder'),
+    Case('recipe --line-height 8', lambda d: recipe_main(['line', '--line-height', '8', '--out-dir', str(d/'o')]), ERR,
+         'line_height must be between 16 and 128'),
+    Case('recipe --line-height for characters', lambda d: recipe_main(['char', '--line-height', '32', '--out-dir', str(d/'o')]), ERR,
+         'line_height is for the line recipe'),
+    Case('recipe unknown stage', lambda d: recipe_main(['line', '--stage', 'ink', '--out-dir', str(d/'o')]), ERR, "no stage 'ink'; its stages: real"),
+    Case('recipe over an unfinished training, no --resume', lambda d: recipe_main(['line', '--out-dir', str(_unfinished(d))]), ERR,
+         ('holds the checkpoint of an unfinished training (epoch 2, batch 40)', '--resume')),
+    Case('recipe --resume from a checkpoint cut short', lambda d: recipe_main(['line', '--resume', '--out-dir', str(_unfinished(d, '{"epoch": 1, "ba'))]),
+         ERR, ('cannot be read', 'to start afresh')),
+]
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c.id for c in CASES])
