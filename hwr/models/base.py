@@ -196,14 +196,13 @@ class TimeLimit(keras.callbacks.Callback):
 class AnnealLR(keras.callbacks.Callback):
     "Lower the learning rate along a half cosine to zero over `total_steps` or `seconds`, whichever ends first (`done_steps`, `already`: from before a resume)."
     def __init__(self, total_steps: int | None = None, seconds: float | None = None, clock: str = 'wall',
-                 done_steps: int = 0, already: float = 0.0, base: float | None = None):
+                 done_steps: int = 0, already: float = 0.0):
         super().__init__()
         if not total_steps and not seconds: raise ValueError("AnnealLR needs total_steps or seconds")
-        self.total_steps, self.seconds, self.clock, self.already, self._base = total_steps, seconds, clock, float(already), base
-        self._step = int(done_steps)
+        self.total_steps, self.seconds, self.clock, self.already, self._step = total_steps, seconds, clock, float(already), int(done_steps)
     def on_train_begin(self, logs=None):
         self._elapsed = _started_clock(self, self.clock, self.already)
-        if self._base is None: self._base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
     def on_train_batch_begin(self, batch, logs=None):
         progress = max(self._step / self.total_steps if self.total_steps else 0.0,
                        self._elapsed() / self.seconds if self.seconds else 0.0)
@@ -236,12 +235,12 @@ def _fit(self: Model,
         ):
     "Train on the dataset's training split through a tf.data pipeline; returns Keras' `History`."
     import keras
-    data = dataset if dataset is not None else self.data
-    if data.x_train is None: data.load_or_generate_data()
     if not 0 <= validation_fraction < 1: raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     if checkpoint_dir is not None and not 0 < checkpoint_minutes <= 24 * 60:
         raise ValueError(f"checkpoint_minutes must be in (0, 1440], got {checkpoint_minutes}")
     if resume and checkpoint_dir is None: raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    data = dataset if dataset is not None else self.data
+    if data.x_train is None: data.load_or_generate_data()
     seed = getattr(data, 'seed', 0) if seed is None else seed
     n = len(data.x_train)
     perm = np.random.default_rng(seed).permutation(n)
