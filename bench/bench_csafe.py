@@ -81,16 +81,20 @@ def evaluate_hwr_pages(pages: Sequence[dict], weights=None) -> dict:
     return runs
 
 
+def test_lines(pages: Sequence[dict]) -> list[tuple]:
+    "The kept, labelled lines of those pages (CsafeDataset's test split): (image path, text, page) rows."
+    from hwr.data.csafe import CsafeDataset
+    from hwr.data.line_folder import read_labels_tsv
+    names = {p['page'] for p in pages}
+    return [r for r in read_labels_tsv(CsafeDataset().build()/'labels.tsv') if r[2] in names]
+
+
 def evaluate_hwr_lines(pages: Sequence[dict], weights=None) -> dict | None:
     "Line CER on the kept, labelled lines of those pages (CsafeDataset's test split), greedy and beam 16 + LM."
-    from hwr.data.csafe import CsafeDataset
     from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import LinePredictor
-    from hwr.data.line_folder import read_labels_tsv
-    folder = CsafeDataset().build()
-    names = {p['page'] for p in pages}
-    rows = [r for r in read_labels_tsv(folder/'labels.tsv') if r[2] in names]
+    rows = test_lines(pages)
     if not rows: return None
     lp = LinePredictor(weights)
     out = {'lines': len(rows), 'chars': sum(len(r[1]) for r in rows)}

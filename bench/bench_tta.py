@@ -52,7 +52,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--json', default=str(ROOT/'bench'/'results'/'tta.json'))
     a = ap.parse_args(argv)
-    from bench.bench_csafe import test_pages
+    from bench.bench_csafe import test_lines, test_pages
     from bench.bench_realink import load_realink
     from hwr.predict import LinePredictor
     reader = LinePredictor()
@@ -61,10 +61,7 @@ def main(argv=None):
     if dev: sets['dev_lines'] = ([l['path'] for l in dev], [l['text'] for l in dev])
     pages = test_pages()
     if pages:
-        from hwr.data.csafe import CsafeDataset
-        from hwr.data.line_folder import read_labels_tsv
-        names = {p['page'] for p in pages}
-        rows = [r for r in read_labels_tsv(CsafeDataset().build()/'labels.tsv') if r[2] in names]
+        rows = test_lines(pages)
         sets['csafe_lines'] = ([r[0] for r in rows], [r[1] for r in rows])
     out = {'date': datetime.date.today().isoformat(), 'load': round(os.getloadavg()[0], 1), 'runtime': reader.runtime}
     for name, (paths, truth) in sets.items():
