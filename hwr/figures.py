@@ -35,7 +35,7 @@ def _source(name: str):
 def recorded(ref: str) -> float:
     "The number a figure reference (`source/key/key...`) names in the recorded results."
     parts = [p.strip() for p in ref.strip().split('/')]
-    if parts and parts[0] == 'weights': parts = [f'weights/{parts[1]}'] + parts[2:] if len(parts) > 1 else parts
+    if parts[0] == 'weights': parts = ['/'.join(parts[:2])] + parts[2:]      # 'weights/line' is one source
     if len(parts) < 2: raise KeyError(f"a figure reference is a source and at least one key, e.g. 'realink/hwr/runs/greedy/overall/cer'; got {ref!r}")
     value, path = _source(parts[0]), parts[0]
     for key in parts[1:]:

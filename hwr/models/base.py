@@ -263,15 +263,16 @@ def _fit(self: Model,
         fingerprint = {'model': type(self).__name__, 'params': int(self.network.count_params()), 'train_samples': int(n - n_val),
                        'batch_size': int(batch_size), 'epochs': int(epochs)}
         state = _checkpoint_state(folder, fingerprint, resume)
-        opt = self.network.optimizer
-        base_lr = float(keras.ops.convert_to_numpy(opt.learning_rate))
         if state is not None:                      # weights and optimizer (moments, step count) as they were; the rate is annealed afresh
+            opt = self.network.optimizer
+            base_lr = float(keras.ops.convert_to_numpy(opt.learning_rate))
             if not opt.built: opt.build(self.network.trainable_variables)
             self.network.load_weights(folder/CHECKPOINT_WEIGHTS)
             opt.learning_rate.assign(base_lr)
-        clock, already = elapsed_clock(time_clock), (state or {}).get('elapsed_seconds', 0.0)
-        ckpt = Checkpoints(folder, checkpoint_minutes, fingerprint, lambda: already + clock(), state)
     already, done = (state['elapsed_seconds'], state['steps']) if state else (0.0, 0)
+    if checkpoint_dir is not None:
+        clock = elapsed_clock(time_clock)
+        ckpt = Checkpoints(folder, checkpoint_minutes, fingerprint, lambda: already + clock(), state)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
     if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock, done, already))
     if time_limit: own.append(TimeLimit(time_limit, time_clock, already))
