@@ -1,6 +1,6 @@
 """Run a course notebook top to bottom the way it is committed, and check committed notebooks.
 
-    python tests/nbrun.py nbs/23_models.line.ipynb [...]   # run, keep outputs, record what ran, nbdev_clean
+    python tests/nbrun.py nbs/25_models.line.ipynb [...]   # run, keep outputs, record what ran, nbdev_clean
     python tests/nbrun.py --check [nbs/*.ipynb]            # list what is wrong with committed notebooks
 
 `nbdev_clean` drops execution counts, so a committed notebook cannot show by itself which cells
