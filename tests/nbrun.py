@@ -25,6 +25,11 @@ NOISE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
                    r"|.*triggered tf\.function retracing.*|.*retracing\. Tracing is expensive.*"
                    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption.*"
                    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$")
+# what a reader should not have to wade through in a committed output
+DEBRIS = [("a traceback", re.compile(r"Traceback \(most recent call last\)"), "catch it, or silence what prints it"),
+          ("terminal colour codes", re.compile("\x1b\\["), "show a Keras summary as a table"),
+          ("a progress bar", re.compile(r"\d+%\|"), "pass progress=False")]
+MAX_OUTPUT = 4000
 SKIP_DIRECTIVE = re.compile(r"^\s*#\|\s*eval:\s*false\s*$", re.M)
 
 
@@ -115,6 +120,12 @@ def problems(path: str | Path) -> list[str]:
             text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
             noisy = [l for l in text.splitlines() if NOISE.match(l)]
             if noisy: out.append(f"code cell {i} shows TensorFlow start-up noise: {noisy[0][:80]!r}")
+            shown = text + "".join(o.get("data", {}).get("text/plain", ""))
+            for what, pattern, fix in DEBRIS:
+                line = f"code cell {i} shows {what}: {fix}"
+                if pattern.search(shown) and line not in out: out.append(line)
+            if len(shown) > MAX_OUTPUT:
+                out.append(f"code cell {i} prints {len(shown):,} characters in one output (at most {MAX_OUTPUT:,}): cut long lists")
     for i, c in enumerate(nb["cells"]):
         m = PLACEHOLDERS.search("".join(c["source"]))
         if m: out.append(f"cell {i} holds placeholder text {m.group(0)!r}")
@@ -142,6 +153,8 @@ def main(argv=None) -> int:
             print(f"{q} failed, left unchanged: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}")
             return 1
         print(f"{q}: ran in {s / 60:.1f} min", flush=True)
+    import course_map                                    # the README's map shows each notebook's running time
+    course_map.main(["--write"])
     return 0
 
 

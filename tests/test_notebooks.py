@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nbrun import ROOT, problems, run  # noqa: E402
+from nbrun import DEBRIS, MAX_OUTPUT, ROOT, problems, run  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT/"nbs").glob("*.ipynb"))
 # Notebooks not yet re-run through tests/nbrun.py since it began recording runs. Strict: a notebook
@@ -66,6 +66,16 @@ def test_run_records_and_check_finds_each_problem(tmp_path):
     noise = "I0000 00:00:1796243998.925988    5558 cudart_stub.cc:31] Could not find cuda drivers on your machine.\n"
     _edit(nb, lambda cs: cs[2]["outputs"].append({"output_type": "stream", "name": "stderr", "text": noise}))
     assert "start-up noise" in problems(nb)[0]
+    for text, what in [("Traceback (most recent call last):\n  File ...\nBrokenPipeError\n", "a traceback"),
+                       ("\x1b[1mModel: \"mlp\"\x1b[0m\n", "terminal colour codes"),
+                       ("matlab.zip:   0%|          | 0.00/13.6k\n", "a progress bar")]:
+        nb.write_text(good)
+        _edit(nb, lambda cs: cs[2]["outputs"].append({"output_type": "stream", "name": "stderr", "text": text}))
+        assert problems(nb) == [next(f"code cell 1 shows {w}: {fix}" for w, _, fix in DEBRIS if w == what)]
+    nb.write_text(good)
+    _edit(nb, lambda cs: cs[2]["outputs"].append({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                                                  "data": {"text/plain": "x" * (MAX_OUTPUT + 1)}}))
+    assert problems(nb) == [f"code cell 1 prints {MAX_OUTPUT + 1:,} characters in one output (at most {MAX_OUTPUT:,}): cut long lists"]
 
 
 def test_run_drops_noise_and_a_failing_notebook_is_left_unchanged(tmp_path):
