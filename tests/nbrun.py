@@ -19,12 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDERS = re.compile(r"\b(TODO|FIXME|XXX|TBD|CLOSING_NOTE|PLACEHOLDER)\b|lorem ipsum", re.I)
 # C++ log lines TensorFlow's libraries print at start-up (absl format: I0000 00:00:1796243998.925 5558 port.cc:153] ...),
-# jupyter_client's warning when a kernel that papermill starts listens on local TCP, and TFLite's note that it uses XNNPACK
+# jupyter_client's warning when a kernel that papermill starts listens on local TCP, TFLite's note that it uses XNNPACK,
+# and the INFO lines of TensorFlow's Python logger (e.g. which devices a MirroredStrategy uses)
 NOISE = re.compile(r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
                    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
                    r"|.*triggered tf\.function retracing.*|.*retracing\. Tracing is expensive.*"
                    r"|\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption.*"
-                   r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$")
+                   r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+                   r"|INFO:tensorflow:.*)$")
 # what a reader should not have to wade through in a committed output
 DEBRIS = [("a traceback", re.compile(r"Traceback \(most recent call last\)"), "catch it, or silence what prints it"),
           ("terminal colour codes", re.compile("\x1b\\["), "show a Keras summary as a table"),
@@ -43,10 +45,16 @@ def skipped(cell: dict) -> bool:
     return bool(SKIP_DIRECTIVE.search("".join(cell["source"]))) or "skip-execution" in cell.get("metadata", {}).get("tags", [])
 
 
+WIDGET_NOTE = "(an interactive widget: run the notebook in JupyterLab to use it)"
+
+
 def _quiet(outputs: list) -> list:
-    "Outputs without TensorFlow's start-up lines."
+    "Outputs without TensorFlow's start-up lines; a widget's text form (its Python repr) replaced by a note for readers."
     kept = []
     for o in outputs:
+        data = o.get("data", {})
+        if "application/vnd.jupyter.widget-view+json" in data and "text/plain" in data:
+            data["text/plain"] = WIDGET_NOTE
         if o.get("output_type") == "stream":
             lines = "".join(o["text"]).splitlines(keepends=True)
             text = "".join(l for l in lines if not NOISE.match(l.rstrip("\n")))

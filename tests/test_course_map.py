@@ -30,3 +30,20 @@ def test_map_follows_a_changed_notebook(tmp_path, monkeypatch):
     assert after != before and "| 120 min |" in after
     (nbs/"55_unplaced.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["# X"]}], "metadata": {}}))
     assert "| [55_unplaced](nbs/55_unplaced.ipynb) | X | (describe it) | not run |" in course_map.course_map(readme)
+
+
+def _text(nb: dict, cells=None) -> str:
+    return "\n".join("".join(c["source"]) for c in nb["cells"][:cells] if c["cell_type"] == "markdown")
+
+
+def test_every_lab_states_goal_results_time_and_has_answered_exercises():
+    "A lab opens with its goal, its expected results and its running time, and its exercises say what to observe, with answers."
+    labs = sorted((course_map.ROOT/"nbs").glob("*_lab_*.ipynb"))
+    assert len(labs) >= 8
+    for p in labs:
+        nb = json.loads(p.read_text(encoding="utf-8"))
+        opening, whole = _text(nb, 6).lower(), _text(nb)
+        for what in ("goal", "expected result", "running time"):
+            assert what in opening, f"{p.name}: its first cells do not state its {what}"
+        assert re.search(r"^#+ .*exercises", whole, re.M | re.I), f"{p.name}: no exercises"
+        assert "<details>" in whole and "observe" in whole.lower(), f"{p.name}: exercises without observations or hidden answers"

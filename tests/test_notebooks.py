@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nbrun import DEBRIS, MAX_OUTPUT, ROOT, problems, run  # noqa: E402
+from nbrun import DEBRIS, MAX_OUTPUT, ROOT, WIDGET_NOTE, problems, run  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT/"nbs").glob("*.ipynb"))
 # Notebooks not yet re-run through tests/nbrun.py since it began recording runs. Strict: a notebook
@@ -82,6 +82,10 @@ def test_run_drops_noise_and_a_failing_notebook_is_left_unchanged(tmp_path):
     nb = _tiny(tmp_path/"n.ipynb", ["import sys\nsys.stderr.write('W0000 00:00:1.5 12 port.cc:153] noise\\nkept\\n')"])
     run(nb)
     assert "".join(json.loads(nb.read_text())["cells"][1]["outputs"][0]["text"]) == "kept\n"
+    w = _tiny(tmp_path/"w.ipynb", ["import ipywidgets\nipywidgets.IntSlider(value=3)"])
+    run(w)
+    data = json.loads(w.read_text())["cells"][1]["outputs"][0]["data"]
+    assert "".join(data["text/plain"]) == WIDGET_NOTE and "application/vnd.jupyter.widget-view+json" in data
     bad = _tiny(tmp_path/"b.ipynb", ["x = 1", "1 / 0"])
     before = bad.read_bytes()
     with pytest.raises(Exception, match="ZeroDivisionError"): run(bad)
