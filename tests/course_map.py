@@ -38,7 +38,10 @@ PARTS = [  # first and last number, heading, what the part is about
 INTRO = ["## The course", "",
          "Read the notebooks in this order; each one is also a test (`nbdev_test`). \"Full run\" is how long the",
          "notebook took top to bottom with its full-size data (not the small test run) on a 2-core CPU with no GPU,",
-         "as recorded in its metadata; each lab also says so in its first cells.", ""]
+         "as recorded in its metadata; each lab also says so in its first cells. The committed outputs were made",
+         "after `hwr-setup` (127 training fonts and the Brown corpus); with the pip install alone (15 fonts,",
+         "prose from fortune files) the synthetic data differ, and so do the figures trained on them.",
+         "Figures on the 49 real dev lines come from `bench/results/` (the lines stay outside the repository).", ""]
 ROW = re.compile(r"^\| \[(\S+)\]\(nbs/\S+\.ipynb\) \| .*? \| (.*?) \| [^|]* \|$", re.M)
 END = "Experiment templates live in"
 
