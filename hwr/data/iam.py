@@ -421,7 +421,8 @@ class IamDataset(Dataset):
         st = p.stat()
         return f'{st.st_size}:{st.st_mtime_ns}'
 
-    def prepare_data(self) -> Path:
+    def prepare_data(self, progress: bool = True, # show a download's progress bar
+                    ) -> Path:
         "Find or download the archive (see above); returns the path of the zip or folder that will be read."
         if self.path is not None:
             p = Path(self.path).expanduser()
@@ -430,13 +431,14 @@ class IamDataset(Dataset):
         if (raw_dir('iam')/'iamdb').is_dir(): return raw_dir('iam')/'iamdb'
         meta = load_metadata('iam')
         dest = raw_dir('iam')/meta['filename']
-        try: return download_url(meta['urls'], dest, meta.get('sha256'))
+        try: return download_url(meta['urls'], dest, meta.get('sha256'), progress=progress)
         except DownloadError as e: raise DownloadError(str(e) + _iam_fix_hint(dest)) from None
 
     # --- parsing and splitting ---
-    def load_or_generate_data(self) -> "IamDataset":
+    def load_or_generate_data(self, progress: bool = True, # show a download's progress bar
+                             ) -> "IamDataset":
         "Open the archive, parse every form, check that every form image is there, assign the split."
-        path = self.prepare_data()
+        path = self.prepare_data(progress)
         if self._archive is not None: self._archive.close()
         self._archive = arch = IamArchive(path)
         missing = arch.missing_images()
