@@ -49,7 +49,7 @@ def font_file(name: str) -> Path:
     check_fonts(name)
     return font_path(name)
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=512)  # more than the fonts there are: a batch of lines in every font must not evict its own fonts
 def load_font(name: str, # a name from `list_fonts()`
               cap_height: float = 40, # height of a capital 'H' in pixels
              ) -> ImageFont.FreeTypeFont:
@@ -236,7 +236,7 @@ class LineFont:
     ascent: float         # height of the tallest letter or digit above the baseline
     descent: float        # depth of the deepest descender below the baseline
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=512)  # more than the fonts there are: a batch of lines in every font must not evict its own fonts
 def line_font(font: str, # a name from `list_fonts()`
               height: float = 56, # working line height in pixels
               pens: tuple = (0.10, 0.14, 0.18), # pen widths, fraction of the capital height
