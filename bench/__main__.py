@@ -18,12 +18,12 @@ Run from the repository root. Sections (all by default, or those named with --on
               PagePredictor (bench/bench_speed.py; raw results in bench/results/speed.json)
   accuracy    the shipped weights on the held-out synthetic test splits (an unseen font) and
               on the 5,000 real MNIST digits
-  realink     the shipped line weights (greedy, beam 10, beam 16 + language model) and Tesseract (`--psm 7 -l eng`, when on
+  realink     the shipped line weights (greedy, beam 10, beam 32 + language model) and Tesseract (`--psm 7 -l eng`, when on
               PATH) on 49 real handwritten lines in ../shared/realink-dev, CER per source and
               overall (bench/bench_realink.py; raw results in bench/results/realink.json); when
               the folder is absent it says so and reports the last recorded run, if any
   csafe       ordinary real pages: the CSAFE test pages (the London Letter, writers outside every training
-              set) read by hwr (page CER and line CER, greedy and beam 16 + language model) and Tesseract side
+              set) read by hwr (page CER and line CER, greedy and beam 32 + language model) and Tesseract side
               by side (bench/bench_csafe.py; raw results in bench/results/csafe.json)
   training    accuracy/CER reached within a training-time budget (from scratch): with --train it
               runs bench/bench_characters.py (5 CPU-minutes, lenet) and bench/bench_lines.py (20
@@ -275,12 +275,13 @@ def csafe(a) -> list[dict]:
 
 
 def _readings(r: dict) -> str:
-    "What a recorded run of bench_csafe_finetune or bench_studies read: CSAFE LND lines, pages and dev lines, greedy / beam 16 + LM."
-    lm, nan = 'beam 16 + LM', float('nan')
+    "What a recorded run of bench_csafe_finetune or bench_studies read: CSAFE LND lines, pages and dev lines, greedy / beam + LM (the width it ran at)."
+    nan = float('nan')
     lines, dev = r.get('csafe_lines', {}), r.get('dev_lines', {})
+    lm = next((k for k in (*lines, *dev) if k.endswith('+ LM')), 'beam 16 + LM')     # runs before the shipped width became 32 read at 16
     pages = next((v for k, v in r.items() if k.startswith('csafe_pages')), {})
     return (f"LND lines {lines.get('greedy', nan):.3f} / {lines.get(lm, nan):.3f}; first 12 pages {pages.get('greedy', nan):.3f} / "
-            f"{pages.get(lm, nan):.3f}; dev lines {dev.get('greedy', nan):.3f} / {dev.get(lm, nan):.3f} (greedy / beam 16 + LM)")
+            f"{pages.get(lm, nan):.3f}; dev lines {dev.get('greedy', nan):.3f} / {dev.get(lm, nan):.3f} (greedy / {lm})")
 
 
 def finetune_rows() -> list[dict]:

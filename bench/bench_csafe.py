@@ -55,7 +55,7 @@ def _cer(truths: Sequence[str], preds: Sequence[str]) -> float:
 
 
 def evaluate_hwr_pages(pages: Sequence[dict], weights=None) -> dict:
-    "Page CER of `PagePredictor`, greedy and beam 16 + LM, and the lines it finds on each page."
+    "Page CER of `PagePredictor`, greedy and beam `LM_BEAM_WIDTH` + LM, and the lines it finds on each page."
     from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import PagePredictor
@@ -90,7 +90,7 @@ def test_lines(pages: Sequence[dict]) -> list[tuple]:
 
 
 def evaluate_hwr_lines(pages: Sequence[dict], weights=None) -> dict | None:
-    "Line CER on the kept, labelled lines of those pages (CsafeDataset's test split), greedy and beam 16 + LM."
+    "Line CER on the kept, labelled lines of those pages (CsafeDataset's test split), greedy and beam `LM_BEAM_WIDTH` + LM."
     from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import LinePredictor

@@ -7,9 +7,10 @@ labelled lines of the CSAFE WOZ pages (`CsafeDataset`'s training split: 49 write
 text), alone or mixed into the shipped recipe's synthetic lines (`MixedLinesDataset`), then reads hands it never saw:
 
 - the **CSAFE test writers**: the kept lines of the LND pages (other writers, another text), and
-  the first `--pages` LND pages whole (segmentation + the line model), greedy and beam 16 + LM;
+  the first `--pages` LND pages whole (segmentation + the line model), greedy and beam + LM
+  (`LM_BEAM_WIDTH` wide: 16 in the runs before 2026-12-07, 32 since);
 - the **real dev lines** (../shared/realink-dev, when present): other writers, other texts, other
-  scanners, greedy and beam 16 + LM.
+  scanners, greedy and beam + LM.
 
 The first-stage model is read the same way (`synthetic`), so every figure has its before beside it; `shipped` reads
 the shipped model (since 2026-12-06 the `mix_real3` recipe, as the recipe's `real` stage).
@@ -54,7 +55,7 @@ VARIANTS = {
 
 
 def read_all(weights, pages, n_pages: int) -> dict:
-    "CSAFE test lines and the first `n_pages` test pages, and the dev lines when present: CER greedy and beam 16 + LM."
+    "CSAFE test lines and the first `n_pages` test pages, and the dev lines when present: CER greedy and beam `LM_BEAM_WIDTH` + LM."
     out = {}
     lines = evaluate_hwr_lines(pages, weights)
     if lines: out['csafe_lines'] = {k: round(v['cer'], 4) for k, v in lines.items() if isinstance(v, dict)}

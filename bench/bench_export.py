@@ -21,7 +21,7 @@ from bench.bench_realink import load_realink, score      # noqa: E402
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--lm', action='store_true', help="decode with the shipped language model (beam 16) instead of greedily")
+    ap.add_argument('--lm', action='store_true', help="decode with the shipped language model (beam `LM_BEAM_WIDTH` wide) instead of greedily")
     ap.add_argument('--out', default=str(ROOT/'bench'/'results'/'export.json'))
     a = ap.parse_args(argv)
     lines = load_realink()
@@ -45,7 +45,8 @@ def main(argv=None) -> int:
             texts[name] = got
             rows[name] = {'cer': s['cer'], 'wer': s['wer'], 'ms_per_line': ms,
                           'same_as_keras': sum(g == k for g, k in zip(got, texts['keras']))}
-    decoder = 'beam 16 + LM' if a.lm else 'greedy'
+    from hwr.decode import LM_BEAM_WIDTH
+    decoder = f'beam {LM_BEAM_WIDTH} + LM' if a.lm else 'greedy'
     print(f"shipped line model on {len(lines)} real dev lines, {decoder}")
     print(f"{'runtime':12s} {'CER':>7s} {'WER':>7s} {'same as Keras':>14s} {'ms/line':>8s}")
     for name, r in rows.items():

@@ -10,7 +10,7 @@ On the 49 dev lines of ../shared/realink-dev (image files as a user has them):
   load (`load_image`), preprocess (the rest of `preprocess_line`), network (one line per call),
   decode (greedy, with each character's confidence);
 - batched: `predict_batch(paths)` (preprocessing on every core, batches of similar widths);
-- with the language model: beam 16 + LM, one line per call;
+- with the language model: beam `LM_BEAM_WIDTH` + LM (the shipped width), one line per call;
 - Tesseract 5 (`--psm 7 -l eng`, one process per line, as `bench_realink` runs it) on the same
   files in the same run, and the ratio;
 - whole dev pages of 11 lines through `PagePredictor` (greedy, and with the LM);
@@ -29,6 +29,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('WANDB_MODE', 'disabled')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hwr  # noqa: E402,F401
+from hwr.decode import LM_BEAM_WIDTH  # noqa: E402
+LM = f'beam {LM_BEAM_WIDTH} + LM'     # the key of the LM's readings in the records
 
 import numpy as np  # noqa: E402
 
@@ -80,15 +82,15 @@ def evaluate(repeat: int = 3, root=None) -> dict | None:
                           'rank_correlation': float(np.corrcoef(np.argsort(np.argsort(conf)), np.argsort(np.argsort(acc)))[0, 1])}
     lm = LinePredictor(lm='shipped')
     lm.predict(paths[0])
-    res['one_line_ms']['end to end, beam 16 + LM'] = best_ms(lm.predict, paths, 1)
-    res['cer']['beam 16 + LM'] = cer(truths, [lm.predict(p)[0] for p in paths])
+    res['one_line_ms'][f'end to end, {LM}'] = best_ms(lm.predict, paths, 1)
+    res['cer'][LM] = cer(truths, [lm.predict(p)[0] for p in paths])
     t = rl.evaluate_tesseract(lines)
     res['tesseract'] = ({'version': t['version'], 'ms_per_line': t['ms_per_line'], 'cer': t['overall']['cer']} if t else None)
     pages = [p for p in (rl.load_pages(root) or []) if p['lines'] >= 10]
     res['pages'] = []
     for p in pages:
         row = {'page': p['filename'], 'lines': p['lines']}
-        for name, reader in (('greedy', PagePredictor()), ('beam 16 + LM', PagePredictor(lm='shipped'))):
+        for name, reader in (('greedy', PagePredictor()), (LM, PagePredictor(lm='shipped'))):
             reader.predict(p['path'])
             row[f'{name} s'] = best_ms(reader.predict, [p['path']], repeat) / 1000
             row[f'{name} lines found'] = len(reader.predict(p['path'])['lines'])
@@ -134,7 +136,7 @@ def table(res: dict) -> str:
         out += [f"  confidence {r['bin']}: {r['lines']} lines, mean confidence {r['mean_confidence']:.3f}, accuracy {r['accuracy']:.3f}" for r in c['table']]
     for p in res['pages']:
         out.append(f"page {p['page']} ({p['lines']} lines): greedy {p['greedy s']:.2f} s ({p['greedy lines found']} lines found), "
-                   f"beam 16 + LM {p['beam 16 + LM s']:.2f} s")
+                   f"{LM} {p[f'{LM} s']:.2f} s")
     return '\n'.join(out)
 
 
@@ -153,7 +155,7 @@ def rows(res: dict) -> list[dict]:
                       'how': f"{f['command']}: {f['summary']}; start-up included in the seconds, not in its lines/s"})
     for p in res['pages']:
         out.append({'figure': f"dev page {p['page']} ({p['lines']} lines), greedy", 'value': p['greedy s'], 'unit': 's/page',
-                    'how': f"PagePredictor, {p['greedy lines found']} lines found; with beam 16 + LM {p['beam 16 + LM s']:.2f} s"})
+                    'how': f"PagePredictor, {p['greedy lines found']} lines found; with {LM} {p[f'{LM} s']:.2f} s"})
     return out
 
 

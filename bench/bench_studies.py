@@ -7,7 +7,7 @@ same number of lines as the recipe (3 epochs of its 30,000 synthetic lines, no t
 lines), then its `real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). Both stages are
 read on hands no stage trained on:
 
-- the **real dev lines** (../shared/realink-dev, when present), greedy and beam 16 + LM;
+- the **real dev lines** (../shared/realink-dev, when present), greedy and beam + LM (`LM_BEAM_WIDTH` wide: the studies before 2026-12-07 read at 16);
 - the **CSAFE test writers**: the kept lines of the LND pages, and the first `--pages` LND pages whole;
 - the synthetic test lines in unseen fonts (the recipe's own score).
 

@@ -46,7 +46,7 @@ def ctc_decode(probs, # (N, frames, classes) softmax outputs of a CTC network
     return texts, np.clip(conf, 0, 1)
 
 # %% ../nbs/24_decode.ipynb #d0aa9883
-LM_BEAM_WIDTH = 16              # prefixes kept per frame when decoding with an LM
+LM_BEAM_WIDTH = 32              # prefixes kept per frame when decoding with an LM
 LM_PRUNE = 1e-3                 # characters below this probability in a frame are not tried
 _NEG = -1e30                    # log of (practically) zero
 

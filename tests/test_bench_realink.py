@@ -75,11 +75,12 @@ def _subset():
 
 def test_real_lines_greedy_subset():
     need_realink()
+    from hwr.decode import LM_BEAM_WIDTH
     from hwr.metrics import cer
     lines = _subset()
     res = rl.evaluate_hwr(lines, beam_widths=(1,))
-    assert res['input_height'] > 0 and list(res['runs']) == ['greedy', 'beam 16 + LM']
-    assert res['runs']['greedy']['lm'] is None and res['runs']['beam 16 + LM']['lm'] == 'shipped'
+    assert res['input_height'] > 0 and list(res['runs']) == ['greedy', f'beam {LM_BEAM_WIDTH} + LM']
+    assert res['runs']['greedy']['lm'] is None and res['runs'][f'beam {LM_BEAM_WIDTH} + LM']['lm'] == 'shipped'
     run = res['runs']['greedy']
     assert set(run['groups']) == {l['group'] for l in lines} and len(run['groups']) == 5
     for s in [run['overall'], *run['groups'].values()]:

@@ -15,7 +15,7 @@ from filelock import FileLock
 
 # %% auto #0
 __all__ = ['LINE_COLUMNS', 'csafe_metadata', 'csafe_pages', 'mirror_dirs', 'fetch_csafe', 'line_labels_file', 'read_line_labels',
-           'write_line_labels', 'CsafeDataset']
+           'write_line_labels', 'fetch_csafe_or_none', 'line_labels_by_page', 'CsafeDataset']
 
 # %% ../../nbs/43_data.csafe.ipynb #ecb37639
 def csafe_metadata() -> dict:
@@ -115,6 +115,28 @@ def write_line_labels(rows: Sequence[dict], path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix='.lines.', suffix='.part', dir=path.parent)
     with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write('\n'.join(lines) + '\n')
     return move_into_place(tmp, path)
+
+# %% ../../nbs/43_data.csafe.ipynb #33363542
+def fetch_csafe_or_none(prompt: str | None = 'LND', # which pages, as `csafe_pages` takes it (default: the test writers')
+                        pages: Sequence[dict] | None = None, # or exactly these entries of `csafe_pages`
+                       ) -> list[dict] | None: # the page entries, their files in place; None when they cannot be had
+    "Fetch pages quietly for code that can go on without them: None, after one line saying why and what to run, when they cannot be had."
+    pages = csafe_pages(prompt) if pages is None else list(pages)
+    try: fetch_csafe(pages, progress=False)
+    except (DownloadError, OSError) as e:
+        print(f"The CSAFE pages are not here ({str(e).splitlines()[0][:160]}...): run hwr-setup to see real ink; skipping.")
+        return None
+    return pages
+
+def line_labels_by_page(prompt: str | None = 'LND', # the pages of one prompt, as `csafe_pages` takes it
+                        kept_only: bool = False, # only the lines whose label is kept for training and testing
+                        path: str | Path | None = None, # the lines.tsv (default as `read_line_labels`)
+                       ) -> dict[str, list[dict]]: # page name -> its line labels, in line order
+    "The line labels of a prompt's pages (reserved writers left out), page by page in file order."
+    by_page = {p['page']: [] for p in csafe_pages(prompt)}
+    for r in read_line_labels(path):
+        if r['page'] in by_page and (r['kept'] or not kept_only): by_page[r['page']].append(r)
+    return {k: sorted(v, key=lambda r: r['line']) for k, v in by_page.items() if v}
 
 # %% ../../nbs/43_data.csafe.ipynb #9305bfe6
 class CsafeDataset(LineFolderDataset):
