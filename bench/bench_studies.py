@@ -12,7 +12,9 @@ read on hands no stage trained on:
 - the synthetic test lines in unseen fonts (the recipe's own score).
 
 `synthetic` rows are the first stage (no real ink), `real` rows the same network after the real stage. Times are
-CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes. Each study writes its weights under
+CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes; for a stage that was stopped and
+resumed, the wall minutes include the training time of the runs before (from the checkpoint), the CPU minutes only
+the last run's. Each study writes its weights under
 `--runs` and its figures into the results file as soon as a stage is read; a study whose figures are recorded is
 skipped (`--again` trains it anew); a stage that was stopped goes on from its checkpoint (saved every 5 minutes). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
 """
@@ -72,7 +74,7 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
         stage_args = args if stage == 'synthetic' else {k: v for k, v in args.items() if k != 'epochs'}   # 'epochs': the first stage's
         info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0, resume=True,
                                      stage=None if stage == 'synthetic' else 'real', **stage_args)
-        rec = {'train_cpu_min': round(cpu() / 60, 1), 'train_wall_min': round(wall() / 60, 1), 'params': info['params'],
+        rec = {'train_cpu_min': round(cpu() / 60, 1), 'train_wall_min': round(max(wall(), info['train_seconds']) / 60, 1), 'params': info['params'],
                'input_height': info['input_shape'][0], 'train_seconds': info['train_seconds'],
                'history': info['history'], 'synthetic_test_cer': info['metrics']['test_cer']}
         rec.update(read_all(out_dir/f"{SHIPPED['line']}.weights.h5", pages, n_pages))

@@ -211,8 +211,9 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     r['network_args'] = full_network_args(r['network'], r['network_args'])
     _check_recorded_fonts(kind, out_dir)
     ckpt = checkpoint_dir(kind, out_dir, stage)
-    _checkpoint_state(ckpt, {}, resume)          # an unfinished training is resumed or named, before any data is made
-    t0 = time.time()
+    state = _checkpoint_state(ckpt, {}, resume)  # an unfinished training is resumed or named, before any data is made
+    earlier = state['elapsed_seconds'] if state else 0.0   # resumed: the training time of the runs before counts too
+    t0 = time.time() - earlier
     import keras
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)   # mixed: layers compute in 16 bits, weights stay float32; under float16 compile() scales the loss
@@ -232,7 +233,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
                          checkpoint_dir=ckpt, checkpoint_minutes=checkpoint_minutes, resume=resume)
     finally: keras.config.set_dtype_policy(policy)   # the saved network and everything after: float32
     if ckpt.parent.is_dir() and not any(ckpt.parent.iterdir()): ckpt.parent.rmdir()   # no unfinished training left: no empty folder
-    seconds, fit_seconds = time.time() - t0, time.time() - t_fit
+    seconds, fit_seconds = time.time() - t0, time.time() - t_fit + earlier
     stopped = (f"epoch {len(hist.epoch)} of {r['train_args']['epochs']} (time budget {max_minutes:g} min)"
                if max_minutes and fit_seconds >= max_minutes * 60 else None)
 
