@@ -27,7 +27,7 @@ os.environ.setdefault('WANDB_MODE', 'disabled')
 import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.bench_realink import normalise, tesseract_missing   # noqa: E402
+from bench.bench_realink import LM_BEAM_WIDTH, LM_RUN, normalise, tesseract_missing   # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,14 +56,13 @@ def _cer(truths: Sequence[str], preds: Sequence[str]) -> float:
 
 def evaluate_hwr_pages(pages: Sequence[dict], weights=None) -> dict:
     "Page CER of `PagePredictor`, greedy and beam `LM_BEAM_WIDTH` + LM, and the lines it finds on each page."
-    from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import PagePredictor
     counted = line_counts()
     reader = PagePredictor(weights)
     reader.predict(pages[0]['path'])                            # warm-up: traces the network once
     runs = {}
-    for name, beam, lm in (('greedy', 1, None), (f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm('shipped'))):
+    for name, beam, lm in (('greedy', 1, None), (LM_RUN, LM_BEAM_WIDTH, load_lm('shipped'))):
         reader.lines.lm = lm
         texts, found, t = [], [], time.perf_counter()
         for p in pages:
@@ -91,14 +90,13 @@ def test_lines(pages: Sequence[dict]) -> list[tuple]:
 
 def evaluate_hwr_lines(pages: Sequence[dict], weights=None) -> dict | None:
     "Line CER on the kept, labelled lines of those pages (CsafeDataset's test split), greedy and beam `LM_BEAM_WIDTH` + LM."
-    from hwr.decode import LM_BEAM_WIDTH
     from hwr.lm import load_lm
     from hwr.predict import LinePredictor
     rows = test_lines(pages)
     if not rows: return None
     lp = LinePredictor(weights)
     out = {'lines': len(rows), 'chars': sum(len(r[1]) for r in rows)}
-    for name, beam, lm in (('greedy', 1, None), (f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm('shipped'))):
+    for name, beam, lm in (('greedy', 1, None), (LM_RUN, LM_BEAM_WIDTH, load_lm('shipped'))):
         lp.lm = lm
         t = time.perf_counter()
         preds = [tx for tx, _ in lp.predict_batch([r[0] for r in rows], beam_width=beam)]

@@ -16,7 +16,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_realink import load_realink, score      # noqa: E402
+from bench.bench_realink import LM_RUN, load_realink, score      # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -45,8 +45,7 @@ def main(argv=None) -> int:
             texts[name] = got
             rows[name] = {'cer': s['cer'], 'wer': s['wer'], 'ms_per_line': ms,
                           'same_as_keras': sum(g == k for g, k in zip(got, texts['keras']))}
-    from hwr.decode import LM_BEAM_WIDTH
-    decoder = f'beam {LM_BEAM_WIDTH} + LM' if a.lm else 'greedy'
+    decoder = LM_RUN if a.lm else 'greedy'
     print(f"shipped line model on {len(lines)} real dev lines, {decoder}")
     print(f"{'runtime':12s} {'CER':>7s} {'WER':>7s} {'same as Keras':>14s} {'ms/line':>8s}")
     for name, r in rows.items():

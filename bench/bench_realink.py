@@ -23,6 +23,8 @@ from typing import Sequence
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('WANDB_MODE', 'disabled')
 import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
+from hwr.decode import LM_BEAM_WIDTH  # noqa: E402
+LM_RUN = f'beam {LM_BEAM_WIDTH} + LM'   # the key of the LM's readings in every bench record (the shipped width)
 
 ROOT = Path(__file__).resolve().parents[1]                 # the project root
 REALINK = ROOT.parent/'shared'/'realink-dev'               # ../shared/realink-dev
@@ -127,9 +129,8 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
     runs = {}
     decoders = [(decoder_name(b), b, None) for b in beam_widths]
     if lm:
-        from hwr.decode import LM_BEAM_WIDTH
         from hwr.lm import load_lm
-        decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
+        decoders.append((LM_RUN, LM_BEAM_WIDTH, load_lm(lm)))
     for name, beam, model in decoders:
         lp.lm = model
         t = time.perf_counter()
@@ -148,7 +149,7 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
 
 def _decode_times(lp, paths: Sequence[str], beam_widths: Sequence[int], lm) -> dict:
     "Milliseconds per line of decoding alone (the network's outputs computed once, line by line): greedy, beam, beam + LM."
-    from hwr.decode import LM_BEAM_WIDTH, ctc_decode, lm_decode
+    from hwr.decode import ctc_decode, lm_decode
     from hwr.models.line import prepare_lines
     if not paths: return {}
     height = int(lp.network.input_shape[1])
@@ -160,7 +161,7 @@ def _decode_times(lp, paths: Sequence[str], beam_widths: Sequence[int], lm) -> d
         out[decoder_name(b)] = 1000 * (time.perf_counter() - t) / len(probs)
     if lm is not None:
         t = time.perf_counter(); lm_decode(probs, lm, beam_width=LM_BEAM_WIDTH)
-        out[f'beam {LM_BEAM_WIDTH} + LM'] = 1000 * (time.perf_counter() - t) / len(probs)
+        out[LM_RUN] = 1000 * (time.perf_counter() - t) / len(probs)
     return out
 
 
@@ -244,9 +245,8 @@ def evaluate_pages(root: Path | str | None = None, weights: str | Path | None = 
     from hwr.predict import PagePredictor
     decoders = [('greedy', 1, None)]
     if lm:
-        from hwr.decode import LM_BEAM_WIDTH
         from hwr.lm import load_lm
-        decoders.append((f'beam {LM_BEAM_WIDTH} + LM', LM_BEAM_WIDTH, load_lm(lm)))
+        decoders.append((LM_RUN, LM_BEAM_WIDTH, load_lm(lm)))
     out = {'pages': len(pages), 'runs': {}}
     for name, beam, model in decoders:
         pp = PagePredictor(weights, None, model)

@@ -29,12 +29,11 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('WANDB_MODE', 'disabled')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hwr  # noqa: E402,F401
-from hwr.decode import LM_BEAM_WIDTH  # noqa: E402
-LM = f'beam {LM_BEAM_WIDTH} + LM'     # the key of the LM's readings in the records
 
 import numpy as np  # noqa: E402
 
 from bench import bench_realink as rl  # noqa: E402
+from bench.bench_realink import LM_RUN as LM  # noqa: E402
 from bench.bench_synthetic import best_rate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
