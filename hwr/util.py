@@ -14,10 +14,10 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['IMAGE_MAX_PIXELS', 'IMAGE_MAX_BYTES', 'IMAGE_FORMATS', 'STARTUP_NOISE', 'LIMITS', 'MAX_VALUES', 'sha256sum',
-           'move_into_place', 'DownloadError', 'download_url', 'to_float01', 'to_uint8', 'ImageFileError',
-           'read_limited', 'open_image', 'read_image', 'show_images', 'in_test', 'moved_names', 'filtered_stderr',
-           'quiet_startup', 'limit_for', 'limit_problem', 'check_limit', 'StructuredTextError', 'read_structured',
-           'read_user_file', 'DiskFullError', 'is_disk_full', 'writing', 'sigterm_as_interrupt']
+           'move_into_place', 'DownloadError', 'download_url', 'serve_folder', 'to_float01', 'to_uint8',
+           'ImageFileError', 'read_limited', 'open_image', 'read_image', 'show_images', 'in_test', 'moved_names',
+           'filtered_stderr', 'quiet_startup', 'limit_for', 'limit_problem', 'check_limit', 'StructuredTextError',
+           'read_structured', 'read_user_file', 'DiskFullError', 'is_disk_full', 'writing', 'sigterm_as_interrupt']
 
 # %% ../nbs/90_util.ipynb #e495a6e0
 def sha256sum(path: str | Path, # file to hash
@@ -196,6 +196,21 @@ def download_url(urls: str | Sequence[str], # one URL, or mirrors to try in orde
         except (OSError, ValueError, http.client.HTTPException) as e: failures.append(f"{url}: {type(e).__name__}: {e}")
     tried = '\n'.join(f'  - {f}' for f in failures)
     raise DownloadError(f"Could not download {dest.name}. Tried:\n{tried}\n" + _manual_hint(dest, urls, sha256))
+
+# %% ../nbs/90_util.ipynb #f8656893
+@contextlib.contextmanager
+def serve_folder(folder: str | Path, # the files to serve
+                ):
+    "Serve `folder` over HTTP on 127.0.0.1 (a free port) inside the block, which gets its base URL: downloads tried offline."
+    import functools, http.server, threading
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass                 # no request log in a notebook's or a test's output
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address): pass   # a client that hangs up early is expected here
+    server = Server(('127.0.0.1', 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try: yield f'http://127.0.0.1:{server.server_port}'
+    finally: server.shutdown(); server.server_close()
 
 # %% ../nbs/90_util.ipynb #1db00332
 def to_float01(img) -> np.ndarray:
