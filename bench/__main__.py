@@ -271,7 +271,7 @@ def csafe(a) -> list[dict]:
     from . import bench_csafe as bc
     res = fresh_or_recorded('csafe', bc.evaluate(), a)
     if res is None: return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
-    return bc.rows(res) + finetune_rows() + study_rows() + lexicon_rows()
+    return bc.rows(res) + finetune_rows() + study_rows() + lexicon_rows() + tta_rows()
 
 
 def _readings(r: dict) -> str:
@@ -324,6 +324,27 @@ def lexicon_rows() -> list[dict]:
              'unit': 'CER', 'how': f"CSAFE LND lines {x.get('csafe_lines', {}).get('cer', nan):.3f}; synthetic validation "
                                    f"{x['synthetic_val']['cer']:.4f}; {x['synthetic_val']['ms_per_line']:.0f} ms/line to decode; run {r['date']} (bench/bench_lexicon.py)"}
             for x in r['runs']]
+
+
+def tta_rows() -> list[dict]:
+    "The recorded test-time augmentation study (bench/bench_tta.py): each way of combining variants of a line, and its cost."
+    f = RESULTS_DIR/'tta.json'
+    if not f.exists(): return []
+    r, nan = json.loads(f.read_text()), float('nan')
+    dev, lines = r.get('dev_lines', {}), r.get('csafe_lines', {})
+    ms = (lines or dev).get('network_ms_per_line', {})
+    n_strokes = 1 + sum('stroke' in v for v in r['variants'].values())     # the base and the stroke variants, averaged
+    rows = []
+    for k in [k for k in (lines or dev) if isinstance((lines or dev)[k], dict) and k != 'network_ms_per_line']:
+        lm = next(x for x in (lines or dev)[k] if x.endswith('+ LM'))
+        rows.append({'figure': f'test-time augmentation, {k}: CSAFE LND lines greedy', 'value': lines.get(k, {}).get('greedy', nan), 'unit': 'CER',
+                     'how': f"LND lines {lines.get(k, {}).get('greedy', nan):.3f} / {lines.get(k, {}).get(lm, nan):.3f}; dev lines "
+                            f"{dev.get(k, {}).get('greedy', nan):.3f} / {dev.get(k, {}).get(lm, nan):.3f} (greedy / {lm}); network "
+                            + (f"{ms.get('one variant', nan):.0f} ms/line" if k == 'base' else
+                               f"{n_strokes * ms.get('one variant', nan):.0f} ms/line for its {n_strokes} variants" if k == 'mean strokes' else
+                               f"{ms.get('all variants', nan):.0f} ms/line for all {len(r['variants'])} variants")
+                            + f"; run {r['date']} (bench/bench_tta.py)"})
+    return rows
 
 
 # ---------------------------------------------------------------- training within a budget
