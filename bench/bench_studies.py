@@ -4,7 +4,9 @@
 
 Each study is the shipped line recipe (`hwr.training.recipes.RECIPES['line']`) with one thing changed, trained on the
 same number of lines as the recipe (3 epochs of its 30,000 synthetic lines, no time budget: every study sees 90,000
-lines), then its `real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). Both stages are
+lines), then its `real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). The `_more`
+studies instead go on from a first stage already trained (the shipped one, or another study's) for 3 epochs more,
+at a lower rate: longer training, paid for in steps. Both stages are
 read on hands no stage trained on:
 
 - the **real dev lines** (../shared/realink-dev, when present), greedy and beam + LM (`LM_BEAM_WIDTH` wide: the studies before 2026-12-07 read at 16);
@@ -43,6 +45,8 @@ STUDIES = {
     # longer training at half the cost of h64_long: the shipped first stage trained 3 epochs more (a warm restart of the
     # cosine schedule from half the recipe's learning rate), so its first stage has seen 180,000 lines in all
     'h64_more': {'init_weights': 'shipped', 'train_args': {'learning_rate': 5e-4}},
+    # and 3 more again from h64_more's first stage at half its rate again: 270,000 lines seen in three cosine cycles
+    'h64_more2': {'init_weights': 'h64_more', 'train_args': {'learning_rate': 2.5e-4}},
 }
 FIRST_STAGE_ONLY = ('epochs', 'init_weights', 'train_args')   # the real stage keeps its own recipe for these
 
@@ -77,9 +81,10 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
             continue
         wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
         stage_args = dict(args) if stage == 'synthetic' else {k: v for k, v in args.items() if k not in FIRST_STAGE_ONLY}
-        if stage_args.get('init_weights') == 'shipped':
+        if 'init_weights' in stage_args:       # 'shipped', or another study's name: that one's first stage goes on
             from hwr.training.recipes import first_stage_weights
-            stage_args['init_weights'] = first_stage_weights('line')
+            start = stage_args['init_weights']
+            stage_args['init_weights'] = first_stage_weights('line', None if start == 'shipped' else out_dir.parent/start)
         with sigterm_as_interrupt():               # a kill saves the checkpoint at once, as Ctrl-C does
             info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0, resume=True,
                                          stage=None if stage == 'synthetic' else 'real', **stage_args)
