@@ -19,6 +19,13 @@ resumed, the wall minutes include the training time of the runs before (from the
 the last run's. Each study writes its weights under
 `--runs` and its figures into the results file as soon as a stage is read; a study whose figures are recorded is
 skipped (`--again` trains it anew); a stage that was stopped goes on from its checkpoint (saved every 5 minutes). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
+
+Shipping a study that beats the shipped model on the dev lines and the CSAFE test writers (same decoder):
+keep its weights in `bench/weights/NAME` (they are lost with the data folder otherwise), copy its four files into
+`hwr/weights`, make the recipe (`RECIPES['line']`) train what it trained, run `hwr-export` for the ONNX,
+`evaluate_shipped_weights('line')`, `train_shipped_lm()` (it re-tunes alpha and beta for the new network),
+`python -m bench --only realink csafe speed`, then re-run every notebook that reads the line weights
+(`tests/nbrun.py`) and mend the quotes `check_figures()` lists.
 """
 from __future__ import annotations
 import argparse, datetime, json, os, sys
