@@ -435,6 +435,7 @@ def quiet_startup():
 # %% ../nbs/90_util.ipynb #d515307a
 LIMITS = {   # name: (largest value allowed, what it bounds)
     'epochs': (1000, 'passes over the training data'),
+    'lr_cycles': (100, "cosines of one learning-rate schedule (fit's lr_decay=n)"),
     'batch_size': (4096, 'samples per training step'),
     'layers': (10, 'layers of one kind in a network (num_layers, lstm_layers, ...)'),
     'units': (1024, 'units, features or channels of one layer (layer_size, lstm_dim, conv_dim, ...)'),

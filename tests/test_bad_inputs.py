@@ -574,6 +574,8 @@ CASES = [
     Case('config strategy tpu', lambda d: run_main([_cfg(train_args={'strategy': 'tpu'})]), ERR, "unknown train_args strategy 'tpu'"),
     Case('config early stopping -1', lambda d: run_main([_cfg(train_args={'early_stopping': -1})]), ERR, "'early_stopping'"),
     Case('config augment string', lambda d: run_main([_cfg(train_args={'augment': 'yes'})]), ERR, "'augment' must be true or false"),
+    Case('config lr_decay 1.5', lambda d: run_main([_cfg(train_args={'lr_decay': 1.5})]), ERR, "'lr_decay' must be true, false or a number of cosine cycles"),
+    Case('config lr_decay 101 cycles', lambda d: run_main([_cfg(train_args={'lr_decay': 101})]), ERR, "cosine cycles from 1 to 100"),
     Case('config unknown train arg', lambda d: run_main([_cfg(train_args={'epoch': 2})]), ERR, "did you mean 'epochs'"),
     Case('config dataset_args a list', lambda d: run_main([_cfg(dataset_args=None) [:-1] + ', "dataset_args": [1]}']), ERR, "'dataset_args' must be"),
     Case('config many problems at once', lambda d: run_main([_cfg(network='lenett', train_args={'batch_size': -1, 'epochs': 0})]), ERR,

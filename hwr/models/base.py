@@ -12,7 +12,7 @@ import keras, numpy as np
 
 from ..data.base import Dataset, check_kwargs, get_dataset_class, make_tf_dataset
 from ..networks.base import build_network, get_network
-from ..util import writing
+from ..util import LIMITS, writing
 
 # %% auto #0
 __all__ = ['KNOWN_MODELS', 'CHECKPOINT_WEIGHTS', 'CHECKPOINT_STATE', 'artifacts_dir', 'get_model_class', 'Model', 'Checkpoints',
@@ -194,19 +194,26 @@ class TimeLimit(keras.callbacks.Callback):
         if self._elapsed() > self.seconds: self.model.stop_training = True
 
 class AnnealLR(keras.callbacks.Callback):
-    "Lower the learning rate along a half cosine to zero over `total_steps` or `seconds`, whichever ends first (`done_steps`, `already`: from before a resume)."
+    "Lower the learning rate along a half cosine to zero over `total_steps` or `seconds`, whichever ends first (`done_steps`, `already`: from before a resume); `cycles` > 1: that many equal cosines, each starting from half the last one's rate."
     def __init__(self, total_steps: int | None = None, seconds: float | None = None, clock: str = 'wall',
-                 done_steps: int = 0, already: float = 0.0):
+                 done_steps: int = 0, already: float = 0.0, cycles: int = 1):
         super().__init__()
         if not total_steps and not seconds: raise ValueError("AnnealLR needs total_steps or seconds")
+        if not (isinstance(cycles, int) and 1 <= cycles <= LIMITS['lr_cycles'][0]): raise ValueError(f"cycles must be a whole number from 1 to {LIMITS['lr_cycles'][0]} (hwr.util.LIMITS), got {cycles!r}")
         self.total_steps, self.seconds, self.clock, self.already, self._step = total_steps, seconds, clock, float(already), int(done_steps)
+        self.cycles = cycles
     def on_train_begin(self, logs=None):
         self._elapsed = _started_clock(self, self.clock, self.already)
         self._base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+    def rate(self, progress: float) -> float:
+        "The learning rate at `progress` (0 to 1) of the whole schedule."
+        cycle = min(int(progress * self.cycles), self.cycles - 1)   # which cosine, and how far into it
+        within = min(progress * self.cycles - cycle, 1.0)
+        return self._base * 0.5 ** cycle * 0.5 * (1 + np.cos(np.pi * within))
     def on_train_batch_begin(self, batch, logs=None):
         progress = max(self._step / self.total_steps if self.total_steps else 0.0,
                        self._elapsed() / self.seconds if self.seconds else 0.0)
-        self.model.optimizer.learning_rate.assign(self._base * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0))))
+        self.model.optimizer.learning_rate.assign(self.rate(progress))
         self._step += 1
     def on_train_end(self, logs=None): self.model.optimizer.learning_rate.assign(self._base)  # later fits start afresh
 
@@ -224,7 +231,7 @@ def _fit(self: Model,
          early_stopping: int | bool = False, # patience in epochs (True: 3); restores the best weights
          time_limit: float | None = None, # stop after this many seconds of training
          time_clock: str = 'wall', # 'wall', or 'cpu': this process's CPU seconds / CPUs (fair on a shared machine)
-         lr_decay: bool = False, # anneal the learning rate to zero over the epochs (or the time limit)
+         lr_decay: bool | int = False, # anneal the learning rate to zero over the epochs (or the time limit); a number n > 1: n cosines, each from half the last one's rate
          augment: bool = False, # apply the model's `augment` to every training batch (fresh random draws every epoch)
          use_wandb: bool | None = None, # log to the active wandb run (None: if there is one)
          verbose: int | str = 'auto',
@@ -239,6 +246,9 @@ def _fit(self: Model,
     if checkpoint_dir is not None and not 0 < checkpoint_minutes <= 24 * 60:
         raise ValueError(f"checkpoint_minutes must be in (0, 1440], got {checkpoint_minutes}")
     if resume and checkpoint_dir is None: raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    cycles = int(lr_decay) if isinstance(lr_decay, (bool, int, np.integer)) else None     # True: one cosine; False: none
+    if cycles is None or not 0 <= cycles <= LIMITS['lr_cycles'][0]:
+        raise ValueError(f"lr_decay must be True, False or a number of cosine cycles from 1 to {LIMITS['lr_cycles'][0]} (hwr.util.LIMITS), got {lr_decay!r}")
     data = dataset if dataset is not None else self.data
     if data.x_train is None: data.load_or_generate_data()
     seed = getattr(data, 'seed', 0) if seed is None else seed
@@ -261,7 +271,7 @@ def _fit(self: Model,
     if checkpoint_dir is not None:
         folder = Path(checkpoint_dir)
         fingerprint = {'model': type(self).__name__, 'params': int(self.network.count_params()), 'train_samples': int(n - n_val),
-                       'batch_size': int(batch_size), 'epochs': int(epochs)}
+                       'batch_size': int(batch_size), 'epochs': int(epochs), **({'lr_cycles': cycles} if cycles > 1 else {})}
         state = _checkpoint_state(folder, fingerprint, resume)
         if state is not None:                      # weights and optimizer (moments, step count) as they were; the rate is annealed afresh
             opt = self.network.optimizer
@@ -274,7 +284,7 @@ def _fit(self: Model,
         clock = elapsed_clock(time_clock)
         ckpt = Checkpoints(folder, checkpoint_minutes, fingerprint, lambda: already + clock(), state)
     own = []  # ours run first, so the caller's callbacks see this step's learning rate
-    if lr_decay: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock, done, already))
+    if cycles: own.append(AnnealLR(epochs * -(-(n - n_val) // batch_size), time_limit, time_clock, done, already, cycles))
     if time_limit: own.append(TimeLimit(time_limit, time_clock, already))
     if ckpt is not None: own.append(ckpt)
     if early_stopping:

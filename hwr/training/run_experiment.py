@@ -57,7 +57,7 @@ TRAIN_ARGS = {'batch_size': 32, # samples per step (the global batch, shared by 
               'early_stopping': False, # patience in epochs (true: 3), restoring the best weights
               'strategy': None, # None/"default", "mirrored" (all local GPUs) or "multi_worker" (TF_CONFIG)
               'seed': 0, # seeds Python, NumPy and TensorFlow, the validation split and shuffling
-              'lr_decay': False, # anneal the learning rate to zero over the epochs (half a cosine)
+              'lr_decay': False, # anneal the learning rate to zero over the epochs (half a cosine); n > 1: n cosines, each from half the last one's rate
               'augment': False, # fresh random distortions of every training batch (models with an `augment`: CharacterModel, LineModelCtc)
               'learning_rate': None, # None: the model's own (LineModelCtc: 3e-3); fine-tuning wants less, e.g. 3e-4
               'freeze_conv': False, # keep the convolution and normalisation layers as they are (fine-tuning on a few lines)
@@ -165,7 +165,9 @@ def _problems(config: dict, check_names: bool) -> list[str]:
             problems.append(f"train_args 'validation_fraction' must be a number in [0, 1), got {_type_name(v)} {v!r}")
         elif k == 'early_stopping' and not (isinstance(v, bool) or (isinstance(v, int) and v >= 1)):
             problems.append(f"train_args 'early_stopping' must be false, true or a patience >= 1 (epochs), got {_type_name(v)} {v!r}")
-        elif k in ('lr_decay', 'augment', 'freeze_conv') and not isinstance(v, bool):
+        elif k == 'lr_decay' and not (isinstance(v, bool) or (isinstance(v, int) and 1 <= v <= LIMITS['lr_cycles'][0])):
+            problems.append(f"train_args 'lr_decay' must be true, false or a number of cosine cycles from 1 to {LIMITS['lr_cycles'][0]}, got {_type_name(v)} {v!r}")
+        elif k in ('augment', 'freeze_conv') and not isinstance(v, bool):
             problems.append(f"train_args {k!r} must be true or false, got {_type_name(v)} {v!r}")
         elif k == 'learning_rate' and v is not None and not (_is_number(v) and 0 < v < 1):
             problems.append(f"train_args 'learning_rate' must be a number in (0, 1) or null (the model's own), got {_type_name(v)} {v!r}")
