@@ -327,8 +327,8 @@ def lexicon_rows() -> list[dict]:
 
 
 def tta_rows() -> list[dict]:
-    "The recorded test-time augmentation study (bench/bench_tta.py): each way of combining variants of a line, and its cost."
-    f = RESULTS_DIR/'tta.json'
+    "The recorded test-time augmentation study of stroke, size and slant variants (bench/bench_tta_variants.py): each way of combining variants of a line, and its cost."
+    f = RESULTS_DIR/'tta_variants.json'
     if not f.exists(): return []
     r, nan = json.loads(f.read_text()), float('nan')
     dev, lines = r.get('dev_lines', {}), r.get('csafe_lines', {})
@@ -337,13 +337,13 @@ def tta_rows() -> list[dict]:
     rows = []
     for k in [k for k in (lines or dev) if isinstance((lines or dev)[k], dict) and k != 'network_ms_per_line']:
         lm = next(x for x in (lines or dev)[k] if x.endswith('+ LM'))
-        rows.append({'figure': f'test-time augmentation, {k}: CSAFE LND lines greedy', 'value': lines.get(k, {}).get('greedy', nan), 'unit': 'CER',
+        rows.append({'figure': f'test-time augmentation (variants), {k}: CSAFE LND lines greedy', 'value': lines.get(k, {}).get('greedy', nan), 'unit': 'CER',
                      'how': f"LND lines {lines.get(k, {}).get('greedy', nan):.3f} / {lines.get(k, {}).get(lm, nan):.3f}; dev lines "
                             f"{dev.get(k, {}).get('greedy', nan):.3f} / {dev.get(k, {}).get(lm, nan):.3f} (greedy / {lm}); network "
                             + (f"{ms.get('one variant', nan):.0f} ms/line" if k == 'base' else
                                f"{n_strokes * ms.get('one variant', nan):.0f} ms/line for its {n_strokes} variants" if k == 'mean strokes' else
                                f"{ms.get('all variants', nan):.0f} ms/line for all {len(r['variants'])} variants")
-                            + f"; run {r['date']} (bench/bench_tta.py)"})
+                            + f"; run {r['date']} (bench/bench_tta_variants.py)"})
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The test-time augmentation study (bench/bench_tta.py): its variants, how it combines them, a 2-line reading."""
+"""The test-time augmentation study (bench/bench_tta_variants.py): its variants, how it combines them, a 2-line reading."""
 import importlib.util, sys
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location('bench_tta', ROOT/'bench'/'bench_tta.py')
+_spec = importlib.util.spec_from_file_location('bench_tta_variants', ROOT/'bench'/'bench_tta_variants.py')
 tta = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tta)
 
