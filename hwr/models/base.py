@@ -139,8 +139,10 @@ class Checkpoints(keras.callbacks.Callback):
         self.save()
     def save(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder/f'.part-{os.getpid()}.weights.h5'
-        self.model.save_weights(tmp); os.replace(tmp, self.folder/CHECKPOINT_WEIGHTS)    # the weights first: a state never names weights not there
+        tmp = self.folder/f'.part-{os.getpid()}-{time.time_ns()}.weights.h5'   # a name of its own: a save cut short may leave its file open
+        try: self.model.save_weights(tmp)
+        except BaseException: tmp.unlink(missing_ok=True); raise
+        os.replace(tmp, self.folder/CHECKPOINT_WEIGHTS)    # the weights first: a state never names weights not there
         state = {**self.fingerprint, 'epoch': self.epoch, 'batch': self.batch, 'elapsed_seconds': round(self.elapsed(), 1),
                  'steps': int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)), 'history': self.history}
         tmp = self.folder/f'.part-{os.getpid()}.json'
@@ -309,7 +311,9 @@ def _fit(self: Model,
                 hist = run(train_ds.skip(skip), first, first + 1); first += 1
             if first < epochs and not (skip and self.network.stop_training): hist = run(train_ds, first, epochs)
         except KeyboardInterrupt:
-            if ckpt is not None: ckpt.save()    # stopped by hand: resume from here, not from the last save
+            if ckpt is not None:                # stopped by hand: resume from here, not from the last save
+                try: ckpt.save()
+                except (OSError, RuntimeError, ValueError): pass   # stopped inside a save: the last whole checkpoint stays (files are renamed into place)
             raise
     if ckpt is not None:                        # the whole history, before the resume too; the checkpoint is no longer needed
         hist.history, hist.epoch = ckpt.history, list(range(len(next(iter(ckpt.history.values()), []))))
