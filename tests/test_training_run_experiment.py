@@ -151,16 +151,20 @@ def test_save_never_overwrites_and_a_killed_save_keeps_the_old_weights(tmp_path,
 def test_ctrl_c_during_training_is_one_line(tmp_path):
     "SIGINT while training: exit 130, one line on stderr, no traceback, nothing saved."
     import signal, time
-    cfg = {**TINY, 'dataset_args': {'num_train': 3000, 'num_test': 100}, 'train_args': {'batch_size': 8, 'epochs': 50}}
+    # 1000 epochs (hwr's limit): minutes even on a fast idle CPU, so the signal always lands in training, never after it
+    cfg = {**TINY, 'dataset_args': {'num_train': 3000, 'num_test': 100}, 'train_args': {'batch_size': 8, 'epochs': 1000}}
     e = {**os.environ, 'WANDB_MODE': 'disabled', 'TF_CPP_MIN_LOG_LEVEL': '3', 'HWR_DATA_DIR': str(tmp_path/'data'),
          'HWR_GPU_LOCK_DIR': str(tmp_path/'locks')}
     p = subprocess.Popen([sys.executable, '-m', 'hwr.training.run_experiment', '--save', f'--save-dir={tmp_path}/out', json.dumps(cfg)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp_path)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=tmp_path,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # Ctrl-C as in a terminal, even when
+                                                                                             # this suite runs as a background job (which ignores SIGINT)
     deadline = time.time() + 240
     while time.time() < deadline and not (tmp_path/'data').exists(): time.sleep(0.5)
-    time.sleep(25)                                             # well into training (50 epochs of 3000 images)
+    time.sleep(25)                                             # well into training
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    try: out, err = p.communicate(timeout=120)
+    finally: p.kill()                                          # a run the signal did not stop must not outlive the test
     assert p.returncode == 130, (p.returncode, err[-2000:])
     assert 'Traceback' not in err and 'interrupted; nothing of this run was saved' in err
     assert not (tmp_path/'out').exists() or not list((tmp_path/'out').glob('*.weights.h5'))
