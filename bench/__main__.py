@@ -332,11 +332,12 @@ def tta_rows() -> list[dict]:
     if not f.exists(): return []
     r, nan = json.loads(f.read_text()), float('nan')
     dev, lines = r.get('dev_lines', {}), r.get('csafe_lines', {})
-    ms = (lines or dev).get('network_ms_per_line', {})
+    ref = lines or dev                                                       # the set whose combinations are listed
+    ms = ref.get('network_ms_per_line', {})
     n_strokes = 1 + sum('stroke' in v for v in r['variants'].values())     # the base and the stroke variants, averaged
     rows = []
-    for k in [k for k in (lines or dev) if isinstance((lines or dev)[k], dict) and k != 'network_ms_per_line']:
-        lm = next(x for x in (lines or dev)[k] if x.endswith('+ LM'))
+    for k in [k for k, v in ref.items() if isinstance(v, dict) and k != 'network_ms_per_line']:
+        lm = next(x for x in ref[k] if x.endswith('+ LM'))
         rows.append({'figure': f'test-time augmentation (variants), {k}: CSAFE LND lines greedy', 'value': lines.get(k, {}).get('greedy', nan), 'unit': 'CER',
                      'how': f"LND lines {lines.get(k, {}).get('greedy', nan):.3f} / {lines.get(k, {}).get(lm, nan):.3f}; dev lines "
                             f"{dev.get(k, {}).get('greedy', nan):.3f} / {dev.get(k, {}).get(lm, nan):.3f} (greedy / {lm}); network "

@@ -5,7 +5,8 @@
 Every line is prepared the shipped way (`preprocess_line`) and in six variants of it: strokes thickened to
 three quarters of the shipped pen width and to 1.35 times it (`preprocess_line` only thickens, so the first
 changes only lines written with a thinner pen than that; both have the base's width in frames, so the network's outputs line up
-frame by frame), and the ink's core a tenth smaller and larger (a different number of frames). The readings combined:
+frame by frame), the ink's core a tenth smaller and larger, and the writing sheared about 8.5 degrees either way
+from the slant hwr estimates (these four have other numbers of frames). The readings combined:
 
 - **mean strokes**: the average of the three stroke variants' per-frame probabilities, decoded once;
 - **most confident**: of all seven, the reading the network is surest of (`line_confidence` of its greedy path);
