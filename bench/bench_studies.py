@@ -2,11 +2,12 @@
 
     python bench/bench_studies.py [--studies NAME ...] [--pages N] [--json OUT] [--runs DIR]
 
-Each study is the shipped line recipe (`hwr.training.recipes.RECIPES['line']`) with one thing changed, trained on the
-same number of lines as the recipe (3 epochs of its 30,000 synthetic lines, no time budget: every study sees 90,000
-lines), then its `real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). The `_more`
-studies instead go on from a first stage already trained (the shipped one, or another study's) for 3 epochs more,
-at a lower rate: longer training, paid for in steps. Both stages are
+Each study is the line recipe's quick version (`hwr.training.recipes.RECIPES['line']` with `quick=True`: 3 epochs of
+its 30,000 synthetic lines, one cosine, no time budget: every study sees 90,000 lines) with one thing changed, then its
+`real` stage (the CSAFE training writers' lines mixed into 3,000 synthetic ones). `h64` is that recipe unchanged: the
+weights shipped before 2026-12-07, kept in `bench/weights/h64`. The `_more` studies instead go on from a first stage
+already trained (another study's) for 3 epochs more, at half the last rate: longer training, paid for in steps; the
+full recipe (`lr_decay=3`, 9 epochs) trains what `h64_more2` trained in one run. Both stages are
 read on hands no stage trained on:
 
 - the **real dev lines** (../shared/realink-dev, when present), greedy and beam + LM (`LM_BEAM_WIDTH` wide: the studies before 2026-12-07 read at 16);
@@ -21,7 +22,8 @@ the last run's. Each study writes its weights under
 skipped (`--again` trains it anew); a stage that was stopped goes on from its checkpoint (saved every 5 minutes). The LM's weights (alpha, beta) are the shipped ones, tuned for the shipped model.
 
 Shipping a study that beats the shipped model on the dev lines and the CSAFE test writers (same decoder):
-keep its weights in `bench/weights/NAME` (they are lost with the data folder otherwise), copy its four files into
+keep its weights in `bench/weights/NAME` (they are lost with the data folder otherwise; keep the shipped ones there
+too, under their study's name, if they are not yet), copy its four files into
 `hwr/weights`, make the recipe (`RECIPES['line']`) train what it trained, run `hwr-export` for the ONNX,
 `evaluate_shipped_weights('line')`, `train_shipped_lm()` (it re-tunes alpha and beta for the new network),
 `python -m bench --only realink csafe speed`, then re-run every notebook that reads the line weights
@@ -42,18 +44,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # what each study changes in the recipe (`train_shipped_weights` arguments); the recipe itself is 64 px, 1.1 M parameters
 STUDIES = {
-    'h64': {},                 # the recipe as shipped: its two stages' weights are read, not trained again
+    'h64': {},                 # the quick recipe as it was shipped until 2026-12-07: its two stages' weights (bench/weights/h64) are read, not trained again
     'h32': {'line_height': 32},
     'h48': {'line_height': 48},
     'h32_wide': {'line_height': 32, 'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
     'h64_wide': {'network_args': {'conv_filters': [32, 64, 96, 128], 'lstm_dim': 192}},
     'h32_long': {'line_height': 32, 'epochs': 6},
     'h64_long': {'epochs': 6},
-    # longer training at half the cost of h64_long: the shipped first stage trained 3 epochs more (a warm restart of the
+    # longer training at half the cost of h64_long: h64's first stage trained 3 epochs more (a warm restart of the
     # cosine schedule from half the recipe's learning rate), so its first stage has seen 180,000 lines in all
-    'h64_more': {'init_weights': 'shipped', 'train_args': {'learning_rate': 5e-4}},
+    'h64_more': {'init_weights': 'h64', 'train_args': {'learning_rate': 5e-4}},
     # and 3 more again from h64_more's first stage at half its rate again: 270,000 lines seen in three cosine cycles
+    # (shipped on 2026-12-07; the full recipe's lr_decay=3 trains the same schedule in one run)
     'h64_more2': {'init_weights': 'h64_more', 'train_args': {'learning_rate': 2.5e-4}},
+    # a fourth cosine, from h64_more2's first stage at 1.25e-4: where longer training stops paying
+    'h64_more3': {'init_weights': 'h64_more2', 'train_args': {'learning_rate': 1.25e-4}},
 }
 FIRST_STAGE_ONLY = ('epochs', 'init_weights', 'train_args')   # the real stage keeps its own recipe for these
 
@@ -67,6 +72,12 @@ def _save(path: Path, name: str, record: dict):
         tmp = path.with_suffix(f'.part{os.getpid()}'); tmp.write_text(json.dumps(results, indent=1)); os.replace(tmp, path)
 
 
+def study_weights(name: str, runs: Path) -> Path:
+    "The folder of study `name`'s weights: where this machine trained it (`runs`), else the copy kept in `bench/weights`."
+    mine = runs/name
+    return mine if (mine/'LineModelCtc_SyntheticLinesDataset_crnn_synthetic.weights.h5').is_file() else ROOT/'bench'/'weights'/name
+
+
 def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save) -> dict:
     "Train both stages of study `name` into `out_dir`, reading each; `save()` is called after every stage."
     from hwr.models.base import elapsed_clock
@@ -76,10 +87,11 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
     args = STUDIES[name]
     for stage in ('synthetic', 'real'):
         if stage in record: continue
-        if name == 'h64':                          # the recipe itself: the shipped weights of each stage, read the same way
+        if name == 'h64':                          # the quick recipe itself: its kept weights of each stage, read the same way
             from hwr.registry import weights_info
             from hwr.training.recipes import first_stage_weights
-            weights = first_stage_weights('line') if stage == 'synthetic' else None
+            kept = study_weights(name, out_dir.parent)
+            weights = first_stage_weights('line', kept) if stage == 'synthetic' else kept/f"{SHIPPED['line']}.weights.h5"
             info = weights_info('line', weights)
             record[stage] = {'train_cpu_min': None, 'train_wall_min': round(info['train_seconds'] / 60, 1), 'params': info['params'], 'input_height': info['input_shape'][0],
                              'train_seconds': info['train_seconds'], 'history': info['history'],
@@ -88,12 +100,11 @@ def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save)
             continue
         wall, cpu = elapsed_clock('wall'), elapsed_clock('cpu')
         stage_args = dict(args) if stage == 'synthetic' else {k: v for k, v in args.items() if k not in FIRST_STAGE_ONLY}
-        if 'init_weights' in stage_args:       # 'shipped', or another study's name: that one's first stage goes on
+        if 'init_weights' in stage_args:       # another study's name: that one's first stage goes on
             from hwr.training.recipes import first_stage_weights
-            start = stage_args['init_weights']
-            stage_args['init_weights'] = first_stage_weights('line', None if start == 'shipped' else out_dir.parent/start)
+            stage_args['init_weights'] = first_stage_weights('line', study_weights(stage_args['init_weights'], out_dir.parent))
         with sigterm_as_interrupt():               # a kill saves the checkpoint at once, as Ctrl-C does
-            info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0, resume=True,
+            info = train_shipped_weights('line', out_dir, max_minutes=0, onnx=False, verbose=0, resume=True, quick=stage == 'synthetic',
                                          stage=None if stage == 'synthetic' else 'real', **stage_args)
         rec = {'train_cpu_min': round(cpu() / 60, 1), 'train_wall_min': round(max(wall(), info['train_seconds']) / 60, 1), 'params': info['params'],
                'input_height': info['input_shape'][0], 'train_seconds': info['train_seconds'],

@@ -11,7 +11,8 @@ What changes against the CPU recipe, and why:
   float32; bfloat16 runs at about half float32's speed on one with AVX-512 BF16, which is how the test runs;
 - **batches of 128 lines** instead of 16, the learning rate scaled by the square root of the batch ratio
   (1e-3 -> 2.8e-3; the real stage 3e-4 -> 8.5e-4), annealed to zero as in the recipe;
-- the same number of lines seen (3 epochs of 30,000 synthetic lines, then the real stage), with checkpoints every
+- the same lines and schedule (9 epochs of 30,000 synthetic lines in three cosines, then the real stage; the
+  first stage within `--max-minutes`, its cosines spread over the budget if it ends first), with checkpoints every
   2 minutes and `resume`, so a lease that ends mid-run loses at most two minutes.
 
 It trains the first stage, then the `real` stage (the CSAFE training writers' lines in a mix, when they can be had),
