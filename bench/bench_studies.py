@@ -124,11 +124,10 @@ def main(argv=None):
     ap.add_argument('--runs', default=str(ROOT/'data'/'runs'/'studies'), help='where each study writes its weights')
     ap.add_argument('--again', action='store_true', help='train studies whose figures are already recorded anew')
     a = ap.parse_args(argv)
-    from hwr.data.fonts import check_fonts_available
-    from hwr.registry import weights_info
-    try: check_fonts_available(list(weights_info('line')['fonts']))   # a study trains on the shipped recipe's fonts, or it is no comparison
-    except (ValueError, LookupError, FileNotFoundError, ImportError) as e:
-        print(f"the shipped line recipe's fonts are not all here, so a study would train on other data: {e}", file=sys.stderr)
+    from hwr.training.recipes import check_recipe_fonts
+    try: check_recipe_fonts('line')          # a study trains on the shipped recipe's fonts, or it is no comparison
+    except RuntimeError as e:
+        print(f"a study would train on other data than the shipped recipe: {e}", file=sys.stderr)
         return 2
     pages = test_pages()
     if pages is None: return 0

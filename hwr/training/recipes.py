@@ -29,7 +29,7 @@ from ..util import sha256sum, sigterm_as_interrupt
 
 # %% auto #0
 __all__ = ['RECIPES', 'PRECISIONS', 'FIRST_STAGE', 'checkpoint_dir', 'first_stage_weights', 'evaluate_shipped_weights',
-           'train_shipped_weights', 'main', 'train_shipped_lm']
+           'check_recipe_fonts', 'train_shipped_weights', 'main', 'train_shipped_lm']
 
 # %% ../../nbs/97_training.recipes.ipynb #c046b5a8
 RECIPES = {
@@ -153,14 +153,17 @@ def _set_line_height(r: dict, height: int):
     for d in [r, *r['dataset_args'].get('parts', [])]:
         if d['dataset'] in key: d.setdefault('dataset_args', {})[key[d['dataset']]] = height
 
-def _check_recorded_fonts(kind: str, out_dir: Path):
-    "Before retraining over weights whose JSON lists fonts: every one of them must be available, or say which are missing and how to get them."
+def check_recipe_fonts(kind: str = 'line', # 'char' or 'line'
+                       out_dir: str | Path | None = None, # the weights' folder (default: the package's)
+                      ):
+    "Before training over weights, or comparing with them: every font their JSON lists must be here, or a RuntimeError says which are missing and how to get them."
+    out_dir = Path(out_dir) if out_dir is not None else WEIGHTS_DIR
     info_path = out_dir/f"{SHIPPED[kind]}.json"
     if not info_path.exists(): return
     fonts = json.loads(info_path.read_text()).get('fonts') or {}
     try: check_fonts_available(list(fonts))
     except (ValueError, LookupError, FileNotFoundError, ImportError) as e:
-        raise RuntimeError(f"the weights in {out_dir} were trained on {len(fonts)} fonts and some are missing here, so a retrain "
+        raise RuntimeError(f"the weights in {out_dir} were trained on {len(fonts)} font{'s' * (len(fonts) != 1)} and some are missing here, so a retrain "
                            f"would draw other data:\n{e}") from None
 
 def _export_onnx(weights: Path) -> str | None:
@@ -218,7 +221,7 @@ def train_shipped_weights(kind: str, # 'char' or 'line'
     if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     r['train_args'].update(train_args or {})
     r['network_args'] = full_network_args(r['network'], r['network_args'])
-    _check_recorded_fonts(kind, out_dir)
+    check_recipe_fonts(kind, out_dir)
     ckpt = checkpoint_dir(kind, out_dir, stage)
     state = _checkpoint_state(ckpt, {}, resume)  # an unfinished training is resumed or named, before any data is made
     earlier = state['elapsed_seconds'] if state else 0.0   # resumed: the training time of the runs before counts too
