@@ -42,14 +42,11 @@ def prepare_variants(image, invert, height: int) -> dict[str, np.ndarray]:
     import hwr.preprocess as pre
     core = pre.LINE_CORE_FRACTION * height
     stroke = max(pre.LINE_STROKE, pre.LINE_STROKE_FRACTION * core)
-    img, estimate = pre.load_image(image), pre.estimate_slant
-    out = {}
-    try:
-        for name, v in VARIANTS.items():
-            pre.estimate_slant = lambda *a, **k: estimate(*a, **k) + v.get('slant', 0.0)   # the shear this variant reads at
-            out[name] = pre.preprocess_line(img, invert, height=height, core_height=core * v.get('core', 1.0), stroke=stroke * v.get('stroke', 1.0))
-    finally: pre.estimate_slant = estimate
-    return out
+    img = pre.load_image(image)
+    slant = pre.line_slant(img, invert)                  # estimated once; each variant reads at it plus its own shear
+    return {name: pre.preprocess_line(img, invert, height=height, core_height=core * v.get('core', 1.0), stroke=stroke * v.get('stroke', 1.0),
+                                      slant=slant + v.get('slant', 0.0))
+            for name, v in VARIANTS.items()}
 
 
 def network_outputs(lp, lines: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

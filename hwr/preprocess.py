@@ -19,7 +19,7 @@ __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_S
            'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
            'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'BlankImageError', 'load_image', 'ink_on_black', 'ink_box',
            'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core',
-           'preprocess_line']
+           'line_slant', 'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -333,6 +333,23 @@ def ink_core(ink: np.ndarray, # white-on-black float image
     a, b = np.interp([lo, hi], cum, np.arange(len(mass)) + 0.5)
     return float(b - a), float(a + b) / 2
 
+def _line_ink(image, invert: bool | None) -> tuple[np.ndarray, float, float]:
+    "A line's ink, white on black and cut to its box, with its core's height and centre row."
+    ink = ink_on_black(load_image(image), invert)
+    t, b, l, r = ink_box(ink)
+    crop = ink[t:b, l:r]
+    return (crop, *ink_core(crop))
+
+def _slant_of(crop: np.ndarray, core: float) -> float:
+    return estimate_slant(crop, shrink=max(1.0, core / LINE_SLANT_CORE))   # on a copy whose core is LINE_SLANT_CORE rows
+
+def line_slant(image, # path, PIL image or array of one line of text, any polarity
+               invert: bool | None = None, # see `ink_on_black`
+              ) -> float: # x shift per row up the line, as `estimate_slant` gives it
+    "The slant `preprocess_line` undoes in this line by default."
+    crop, h, _ = _line_ink(image, invert)
+    return _slant_of(crop, h)
+
 def preprocess_line(image, # path, PIL image or array of one line of text, any size, any polarity
                     invert: bool | None = None, # see `ink_on_black`
                     height: int = LINE_HEIGHT, # output height (the network's input height)
@@ -340,17 +357,19 @@ def preprocess_line(image, # path, PIL image or array of one line of text, any s
                     margin: int = LINE_MARGIN, # black columns left and right of the ink
                     stroke: float | None = None, # thinner strokes are thickened to this pen width (default: the larger of 2.2 px and 17% of the core)
                     upright: bool = True, # deslant the writing first (`estimate_slant`, `deslant`)
+                    slant: float | None = None, # the slant to undo, -2 to 2 (x shift per row, 1 is 45°; default: `line_slant`'s estimate); needs upright
                    ) -> np.ndarray: # uint8 (height, W), white on black
     "A line image the way a line model saw its training data: the ink's core scaled and placed as in training."
     from PIL import Image
     core_height = core_height or LINE_CORE_FRACTION * height
     if not 0 < core_height < height: raise ValueError(f"need 0 < core_height < height, got {core_height}, {height}")
+    if slant is not None:
+        if not upright: raise ValueError("slant= is the slant to undo, and upright=False undoes none: pass one of them")
+        if not (isinstance(slant, (int, float, np.floating)) and -2 <= float(slant) <= 2):   # NaN fails this too
+            raise ValueError(f"slant must be a number from -2 to 2 (x shift per row; 1 is 45°), got {slant!r}")
     stroke = stroke if stroke is not None else max(LINE_STROKE, LINE_STROKE_FRACTION * core_height)
-    ink = ink_on_black(load_image(image), invert)
-    t, b, l, r = ink_box(ink)
-    crop = ink[t:b, l:r]
-    h, c = ink_core(crop)
-    if upright: crop = deslant(crop, estimate_slant(crop, shrink=max(1.0, h / LINE_SLANT_CORE)), centre=c)
+    crop, h, c = _line_ink(image, invert)
+    if upright: crop = deslant(crop, _slant_of(crop, h) if slant is None else float(slant), centre=c)
     scale = max(h, 0.5) / core_height                                    # source pixels per output pixel
     crop = _thicken_to(np.pad(crop, 2), stroke, scale)[2:-2, 2:-2]
     if scale > 1.5: crop = cv2.GaussianBlur(crop, (0, 0), 0.4 * scale, borderType=cv2.BORDER_REFLECT)   # antialias before shrinking
