@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import __version__
-from .decode import MAX_BEAM_WIDTH
+from .decode import LM_BEAM_WIDTH, MAX_BEAM_WIDTH
 from .lm import LMFileError, load_lm
 from .util import LIMITS, move_into_place, read_limited, sigterm_as_interrupt, writing
 from .pdf import MAX_DPI, MIN_DPI, PDF_DPI, looks_like_pdf, pdf_pages
@@ -321,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
                         f'for hwr\'s image limit at N is drawn at the highest resolution that fits, with a note. A PDF page is read as a page '
                         f'unless --model says otherwise')
     p.add_argument('--lm', nargs='?', const='shipped', metavar='FILE',
-                   help="read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, 16 wide unless --beam says)")
+                   help=f"read lines with a language model: hwr's English one, or FILE saved by hwr.lm (beam search, {LM_BEAM_WIDTH} wide unless --beam says)")
     return p
 
 # %% ../nbs/62_cli.ipynb #7476ba36
