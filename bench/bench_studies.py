@@ -74,8 +74,9 @@ def _save(path: Path, name: str, record: dict):
 
 def study_weights(name: str, runs: Path) -> Path:
     "The folder of study `name`'s weights: where this machine trained it (`runs`), else the copy kept in `bench/weights`."
-    mine = runs/name
-    return mine if (mine/'LineModelCtc_SyntheticLinesDataset_crnn_synthetic.weights.h5').is_file() else ROOT/'bench'/'weights'/name
+    from hwr.training.recipes import first_stage_weights
+    try: first_stage_weights('line', runs/name); return runs/name    # its first stage is there
+    except FileNotFoundError: return ROOT/'bench'/'weights'/name
 
 
 def run_study(name: str, out_dir: Path, pages, n_pages: int, record: dict, save) -> dict:
