@@ -15,11 +15,11 @@ from scipy import ndimage as ndi
 from .util import ImageFileError, open_image
 
 # %% auto #0
-__all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_HEIGHT',
+__all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_MAX_TILT', 'LINE_HEIGHT',
            'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
-           'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'BlankImageError', 'load_image', 'ink_on_black', 'ink_box',
-           'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core',
-           'line_slant', 'preprocess_line']
+           'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image',
+           'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character',
+           'estimate_slant', 'deslant', 'estimate_tilt', 'untilt', 'ink_core', 'line_slant', 'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -316,12 +316,48 @@ def deslant(ink: np.ndarray, # white-on-black float image of writing
     cols = np.flatnonzero(out.max(0) > 0.02)
     return np.clip(out[:, cols[0]:cols[-1] + 1], 0, 1) if len(cols) else out
 
+# %% ../nbs/34_preprocess.ipynb #07e65047
+LINE_MAX_TILT = 0.2                                    # the steepest tilt `estimate_tilt` answers: rows per column (about 11°)
+
+def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of writing
+                  max_tilt: float = LINE_MAX_TILT, # answers are clipped to ±this
+                 ) -> float: # rows the writing drops per column to the right (< 0: it climbs)
+    "The tilt of a line: a straight line through the centre row of the ink in each column, each weighted by its ink (fitted twice)."
+    h, w = ink.shape
+    mass = ink.sum(0, dtype=np.float64)
+    ok = mass > 0.02 * max(float(mass.max()), 1e-9)
+    if ok.sum() < 8 or w < 2 * h: return 0.0            # a word or a few letters: their shapes, not a tilt
+    xs = np.flatnonzero(ok)
+    ys = (ink[:, ok] * np.arange(h)[:, None]).sum(0) / mass[ok]
+    wt = np.sqrt(mass[ok])
+    a, b = np.polyfit(xs, ys, 1, w=wt)
+    off = np.abs(ys - (a * xs + b))
+    near = off <= np.quantile(off, 0.8)                   # again without the columns farthest off (descenders, capitals)
+    a = np.polyfit(xs[near], ys[near], 1, w=wt[near])[0]
+    return float(np.clip(a, -max_tilt, max_tilt))
+
+def untilt(ink: np.ndarray, # white-on-black float image of writing
+           tilt: float, # rows per column, from `estimate_tilt`
+          ) -> np.ndarray: # the writing level, cut to its ink
+    "Move each column up or down so writing with this tilt runs level (a vertical shear about the middle column)."
+    if tilt == 0: return ink
+    h, w = ink.shape
+    shift = (tilt * (np.arange(w) - w / 2)).astype(np.float32)      # rows each column moves up
+    pad = int(np.ceil(np.abs(shift).max())) + 1
+    src = np.pad(ink.astype(np.float32), ((pad, pad), (0, 0)))
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32), src.shape).copy()
+    map_y = np.arange(src.shape[0], dtype=np.float32)[:, None] + shift[None]
+    out = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    t, b, l, r = ink_box(out)
+    return np.clip(out[t:b, l:r], 0, 1)
+
 # %% ../nbs/34_preprocess.ipynb #c88e7487
 LINE_HEIGHT = 64                                       # the shipped line model's input height
 LINE_CORE_FRACTION, LINE_CORE_CENTRE_FRACTION = 6.7 / 28, 13.5 / 28  # the core's height and centre, fractions of the height
 LINE_CORE_HEIGHT = LINE_CORE_FRACTION * LINE_HEIGHT
 LINE_MARGIN, LINE_STROKE, LINE_STROKE_FRACTION = 4, 2.2, 0.17  # margin columns; least pen width (pixels, fraction of the core)
 LINE_SLANT_CORE = 12                                   # the slant is estimated on a copy whose core is this many rows
+LINE_PREPROCESS_VERSION = 2                            # changes when `preprocess_line` makes another image of the same line (2: levelled); in cached datasets' names
 
 def ink_core(ink: np.ndarray, # white-on-black float image
              lo: float = 0.2, hi: float = 0.8, # fractions of the ink mass that bound the core
@@ -333,11 +369,12 @@ def ink_core(ink: np.ndarray, # white-on-black float image
     a, b = np.interp([lo, hi], cum, np.arange(len(mass)) + 0.5)
     return float(b - a), float(a + b) / 2
 
-def _line_ink(image, invert: bool | None) -> tuple[np.ndarray, float, float]:
-    "A line's ink, white on black and cut to its box, with its core's height and centre row."
+def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarray, float, float]:
+    "A line's ink, white on black, cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."
     ink = ink_on_black(load_image(image), invert)
     t, b, l, r = ink_box(ink)
     crop = ink[t:b, l:r]
+    if level: crop = untilt(crop, estimate_tilt(crop))
     return (crop, *ink_core(crop))
 
 def _slant_of(crop: np.ndarray, core: float) -> float:
@@ -345,9 +382,10 @@ def _slant_of(crop: np.ndarray, core: float) -> float:
 
 def line_slant(image, # path, PIL image or array of one line of text, any polarity
                invert: bool | None = None, # see `ink_on_black`
+               level: bool = True, # as `preprocess_line` takes it
               ) -> float: # x shift per row up the line, as `estimate_slant` gives it
     "The slant `preprocess_line` undoes in this line by default."
-    crop, h, _ = _line_ink(image, invert)
+    crop, h, _ = _line_ink(image, invert, level)
     return _slant_of(crop, h)
 
 def preprocess_line(image, # path, PIL image or array of one line of text, any size, any polarity
@@ -358,6 +396,7 @@ def preprocess_line(image, # path, PIL image or array of one line of text, any s
                     stroke: float | None = None, # thinner strokes are thickened to this pen width (default: the larger of 2.2 px and 17% of the core)
                     upright: bool = True, # deslant the writing first (`estimate_slant`, `deslant`)
                     slant: float | None = None, # the slant to undo, -2 to 2 (x shift per row, 1 is 45°; default: `line_slant`'s estimate); needs upright
+                    level: bool = True, # undo the line's tilt first (`estimate_tilt`, `untilt`)
                    ) -> np.ndarray: # uint8 (height, W), white on black
     "A line image the way a line model saw its training data: the ink's core scaled and placed as in training."
     from PIL import Image
@@ -368,7 +407,7 @@ def preprocess_line(image, # path, PIL image or array of one line of text, any s
         if not (isinstance(slant, (int, float, np.floating)) and -2 <= float(slant) <= 2):   # NaN fails this too
             raise ValueError(f"slant must be a number from -2 to 2 (x shift per row; 1 is 45°), got {slant!r}")
     stroke = stroke if stroke is not None else max(LINE_STROKE, LINE_STROKE_FRACTION * core_height)
-    crop, h, c = _line_ink(image, invert)
+    crop, h, c = _line_ink(image, invert, level)
     if upright: crop = deslant(crop, _slant_of(crop, h) if slant is None else float(slant), centre=c)
     scale = max(h, 0.5) / core_height                                    # source pixels per output pixel
     crop = _thicken_to(np.pad(crop, 2), stroke, scale)[2:-2, 2:-2]

@@ -11,6 +11,7 @@ from typing import Sequence
 from ..util import DownloadError, download_url, move_into_place, sha256sum
 from .base import _checkout_dir, _metadata_candidates, load_metadata, processed_dir, raw_dir
 from .line_folder import LineFolderDataset
+from ..preprocess import LINE_PREPROCESS_VERSION
 from filelock import FileLock
 
 # %% auto #0
@@ -216,4 +217,4 @@ class CsafeDataset(LineFolderDataset):
         return folder
 
     @property
-    def cache_name(self) -> str: return f"csafe_{self._key}_h{self.height}_{self.max_length or 0}"
+    def cache_name(self) -> str: return f"csafe_{self._key}_h{self.height}_{self.max_length or 0}_p{LINE_PREPROCESS_VERSION}"   # other preprocessing: other arrays

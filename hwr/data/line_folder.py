@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import BLANK_INDEX, Dataset, encode
 from .corpus import CHARSET, _detokenize
+from ..preprocess import LINE_PREPROCESS_VERSION
 
 # %% auto #0
 __all__ = ['HEADER_FIRST', 'LABELS_MAX_BYTES', 'SAVE_UTF8', 'FINE_TUNE_TRAIN_ARGS', 'read_labels_text', 'outside',
@@ -155,7 +156,7 @@ class LineFolderDataset(Dataset):
         for img, text, group in self.rows:
             st = img.stat()
             h.update(f"{img.resolve()}|{st.st_size}|{st.st_mtime_ns}|{text}|{group}\n".encode())
-        h.update(json.dumps([self.test_fraction, self.split_by, self.test_files, self.height, self.max_length, self.seed]).encode())
+        h.update(json.dumps([self.test_fraction, self.split_by, self.test_files, self.height, self.max_length, self.seed, LINE_PREPROCESS_VERSION]).encode())
         return f"line_folder_{len(self.rows)}_h{self.height}_{h.hexdigest()[:12]}"
 
     def split(self) -> np.ndarray:

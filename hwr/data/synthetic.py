@@ -158,7 +158,7 @@ def _ink_chunk(job) -> list[np.ndarray]:
         for attempt in range(3):
             try:
                 scan = draw_line(t, f, rng, style, neighbour_texts=(others[(k * 7) % len(others)], others[(k * 7 + 3) % len(others)]))
-                out.append(preprocess_line(scan, invert=True, height=height, upright=False)); break   # the slant stays: see below
+                out.append(preprocess_line(scan, invert=True, height=height, upright=False, level=False)); break   # the slant stays (see below); drawn level, no tilt to undo
             except BlankImageError:
                 if attempt == 2: raise
     return out
