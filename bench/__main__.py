@@ -271,7 +271,7 @@ def csafe(a) -> list[dict]:
     from . import bench_csafe as bc
     res = fresh_or_recorded('csafe', bc.evaluate(), a)
     if res is None: return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
-    return bc.rows(res) + finetune_rows() + study_rows() + lexicon_rows() + tta_rows()
+    return bc.rows(res) + level_rows() + finetune_rows() + study_rows() + lexicon_rows() + tta_rows()
 
 
 def _readings(r: dict) -> str:
@@ -324,6 +324,25 @@ def lexicon_rows() -> list[dict]:
              'unit': 'CER', 'how': f"CSAFE LND lines {x.get('csafe_lines', {}).get('cer', nan):.3f}; synthetic validation "
                                    f"{x['synthetic_val']['cer']:.4f}; {x['synthetic_val']['ms_per_line']:.0f} ms/line to decode; run {r['date']} (bench/bench_lexicon.py)"}
             for x in r['runs']]
+
+
+def level_rows() -> list[dict]:
+    "The recorded levelling study (bench/bench_level.py): the same network reading the same lines and pages with and without `level`."
+    f = RESULTS_DIR/'level.json'
+    if not f.exists(): return []
+    r, nan, rows = json.loads(f.read_text()), float('nan'), []
+    names = {'csafe_pages': 'CSAFE LND pages', 'csafe_lines': 'CSAFE LND lines', 'dev_pages': 'dev pages', 'dev_lines': 'dev lines'}
+    for key, name in names.items():
+        if key not in r: continue
+        for way in [w for w, v in r[key].items() if isinstance(v, dict) and 'greedy' in v]:
+            lm = next(x for x in r[key][way] if x.endswith('+ LM'))
+            tilt = r[key].get('tilt')
+            rows.append({'figure': f'levelling study, {name}, {way}: beam + LM', 'value': r[key][way].get(lm, nan), 'unit': 'CER',
+                         'how': f"greedy {r[key][way]['greedy']:.3f}; {lm}"
+                                + (f"; {r[key]['pages']} pages" if 'pages' in r[key] else '')
+                                + (f"; tilt of the {tilt['lines']} lines: median {tilt['median_deg']:.1f}°, 90th percentile {tilt['p90_deg']:.1f}°" if tilt else '')
+                                + f"; weights {r['weights']}; run {r['date']} (bench/bench_level.py)"})
+    return rows
 
 
 def tta_rows() -> list[dict]:
