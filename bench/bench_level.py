@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_realink import LM_BEAM_WIDTH, LM_RUN, load_pages, load_realink   # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-WAYS = {'not levelled': False, 'levelled (shipped)': True}
+WAYS = {'not levelled': False, 'levelled': True}   # level=False is hwr before 2026-12-07
 
 
 def prepare(lp, images: Sequence, level: bool) -> list[np.ndarray]:

@@ -16,11 +16,11 @@ from .util import ImageFileError, open_image
 
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_MAX_TILT',
-           'LINE_MIN_TILT_LENGTH', 'LINE_MIN_DRIFT', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION',
-           'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE',
-           'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image', 'ink_on_black', 'ink_box', 'stroke_width',
-           'thicken', 'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt',
-           'untilt', 'line_slant', 'preprocess_line']
+           'LINE_MIN_TILT_LENGTH', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT',
+           'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION',
+           'BlankImageError', 'load_image', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame',
+           'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'line_slant',
+           'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -319,7 +319,7 @@ def deslant(ink: np.ndarray, # white-on-black float image of writing
 
 # %% ../nbs/34_preprocess.ipynb #07e65047
 LINE_MAX_TILT = 0.2                                    # the steepest tilt `estimate_tilt` answers: rows per column (about 11°)
-LINE_MIN_TILT_LENGTH, LINE_MIN_DRIFT = 20, 0.25       # shortest line that has a tilt, and least drift undone, in letter heights
+LINE_MIN_TILT_LENGTH = 20                              # the shortest line that has a tilt, in letter heights (three or four words)
 
 def ink_core(ink: np.ndarray, # white-on-black float image
              lo: float = 0.2, hi: float = 0.8, # fractions of the ink mass that bound the core
@@ -341,9 +341,8 @@ def _letter_height(ink: np.ndarray) -> float:
 def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of writing
                   max_tilt: float = LINE_MAX_TILT, # answers are clipped to ±this
                   min_length: float = LINE_MIN_TILT_LENGTH, # lines shorter than this many letter heights get 0
-                  min_drift: float = LINE_MIN_DRIFT, # tilts that move the line's ends less than this many letter heights get 0
                  ) -> float: # rows the writing drops per column to the right (< 0: it climbs)
-    "The tilt of a line worth undoing: a straight line through the centre row of the ink in each column, each weighted by its ink (fitted twice)."
+    "The tilt of a line: a straight line through the centre row of the ink in each column, each weighted by its ink (fitted twice)."
     h, w = ink.shape
     mass = ink.sum(0, dtype=np.float64)
     ok = mass > 0.02 * max(float(mass.max()), 1e-9)
@@ -356,7 +355,6 @@ def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of w
     off = np.abs(ys - (a * xs + b))
     near = off <= np.quantile(off, 0.8)                   # again without the columns farthest off (descenders, capitals)
     a = np.polyfit(xs[near], ys[near], 1, w=wt[near])[0]
-    if abs(a) * w < min_drift * letter: return 0.0         # as good as level: resampling would change the line, not level it
     return float(np.clip(a, -max_tilt, max_tilt))
 
 def untilt(ink: np.ndarray, # white-on-black float image of writing
@@ -380,7 +378,7 @@ LINE_CORE_FRACTION, LINE_CORE_CENTRE_FRACTION = 6.7 / 28, 13.5 / 28  # the core'
 LINE_CORE_HEIGHT = LINE_CORE_FRACTION * LINE_HEIGHT
 LINE_MARGIN, LINE_STROKE, LINE_STROKE_FRACTION = 4, 2.2, 0.17  # margin columns; least pen width (pixels, fraction of the core)
 LINE_SLANT_CORE = 12                                   # the slant is estimated on a copy whose core is this many rows
-LINE_PREPROCESS_VERSION = 3                            # changes when `preprocess_line` makes another image of the same line (2, 3: levelled); in cached datasets' names
+LINE_PREPROCESS_VERSION = 4                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled); in cached datasets' names
 
 def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarray, float, float]:
     "A line's ink, white on black, cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."
