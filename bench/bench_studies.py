@@ -14,7 +14,9 @@ read on hands no stage trained on:
 - the **CSAFE test writers**: the kept lines of the LND pages, and the first `--pages` LND pages whole;
 - the synthetic test lines in unseen fonts (the recipe's own score).
 
-`synthetic` rows are the first stage (no real ink), `real` rows the same network after the real stage. Times are
+`synthetic` rows are the first stage (no real ink), `real` rows the same network after the real stage. Since
+2026-12-07 `preprocess_line` levels each line (the real stage trains on levelled lines, and every reading levels them);
+the studies recorded before were trained and read without it, so compare a new study with a re-read of the old. Times are
 CPU minutes (this process's CPU time over the CPUs it may use) and wall minutes; for a stage that was stopped and
 resumed, the wall minutes include the training time of the runs before (from the checkpoint), the CPU minutes only
 the last run's. Each study writes its weights under
