@@ -334,9 +334,9 @@ def level_rows() -> list[dict]:
     names = {'csafe_pages': 'CSAFE LND pages', 'csafe_lines': 'CSAFE LND lines', 'dev_pages': 'dev pages', 'dev_lines': 'dev lines'}
     for key, name in names.items():
         if key not in r: continue
+        tilt = r[key].get('tilt')
         for way in [w for w, v in r[key].items() if isinstance(v, dict) and 'greedy' in v]:
             lm = next(x for x in r[key][way] if x.endswith('+ LM'))
-            tilt = r[key].get('tilt')
             rows.append({'figure': f'levelling study, {name}, {way}: beam + LM', 'value': r[key][way].get(lm, nan), 'unit': 'CER',
                          'how': f"greedy {r[key][way]['greedy']:.3f}; {lm}"
                                 + (f"; {r[key]['pages']} pages" if 'pages' in r[key] else '')

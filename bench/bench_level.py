@@ -85,9 +85,10 @@ def main(argv=None):
     from hwr.segment import segment_lines
     lp, lm = LinePredictor(a.weights), load_lm('shipped')
     res = {'date': datetime.date.today().isoformat(), 'weights': a.weights or 'shipped'}
+    from hwr.preprocess import load_image          # each line file read once, then prepared both ways and measured
     dev = load_realink()
     if dev is not None:
-        images = [l['path'] for l in dev]
+        images = [load_image(l['path']) for l in dev]
         res['dev_lines'] = {**line_cer(lp, lm, images, [l['text'] for l in dev]), 'tilt': tilts(images)}
         print('dev lines', json.dumps(res['dev_lines']), flush=True)
         pages = load_pages()
@@ -99,7 +100,7 @@ def main(argv=None):
     pages = test_pages()
     if pages is not None:
         rows = test_lines(pages)
-        images = [r[0] for r in rows]
+        images = [load_image(r[0]) for r in rows]
         res['csafe_lines'] = {**line_cer(lp, lm, images, [r[1] for r in rows]), 'tilt': tilts(images)}
         print('CSAFE LND test lines', json.dumps(res['csafe_lines']), flush=True)
         cut = [[l.image for l in segment_lines(p['path'])] for p in pages]
