@@ -16,7 +16,7 @@ from filelock import FileLock
 
 # %% auto #0
 __all__ = ['LINE_COLUMNS', 'csafe_metadata', 'csafe_pages', 'mirror_dirs', 'fetch_csafe', 'line_labels_file', 'read_line_labels',
-           'write_line_labels', 'fetch_csafe_or_none', 'line_labels_by_page', 'CsafeDataset']
+           'write_line_labels', 'fetch_csafe_or_none', 'line_labels_by_page', 'csafe_line_crops', 'CsafeDataset']
 
 # %% ../../nbs/43_data.csafe.ipynb #ecb37639
 def csafe_metadata() -> dict:
@@ -140,6 +140,25 @@ def line_labels_by_page(prompt: str | None = 'LND', # the pages of one prompt, a
     return {k: sorted(v, key=lambda r: r['line']) for k, v in by_page.items() if v}
 
 # %% ../../nbs/43_data.csafe.ipynb #9305bfe6
+def csafe_line_crops(pages: Sequence[dict], # entries of `csafe_pages`, their files in place (`fetch_csafe`)
+                     labels: str | Path | None = None, # a lines.tsv (default as `read_line_labels`)
+                     min_score: float = 0.0, # and whose label matched its reading at least this well
+                    ):
+    "Yield (page, line number, crop, text) for every kept line of `pages`, cut by `hwr.segment`; stale labels are refused."
+    from hwr.segment import segment_lines
+    by_page = {}
+    for r in read_line_labels(labels): by_page.setdefault(r['page'], {})[r['line']] = r
+    missing = [p['page'] for p in pages if p['page'] not in by_page]
+    if missing: raise ValueError(f"no line labels for {missing[0]} in lines.tsv ({len(missing)} pages); make them with hwr.training.align.label_csafe()")
+    for p in pages:
+        want, found = by_page[p['page']], segment_lines(p['path'])
+        if len(found) != len(want) or any(tuple(l.box) != want[i]['box'] for i, l in enumerate(found)):
+            raise ValueError(f"{p['page']}: hwr.segment cuts it into other lines than lines.tsv records ({len(found)} lines "
+                             f"against {len(want)}); the labels are stale: make them again with hwr.training.align.label_csafe()")
+        for i, l in enumerate(found):
+            r = want[i]
+            if r['kept'] and r['score'] >= min_score and r['text']: yield p['page'], i, l.image, r['text']
+
 class CsafeDataset(LineFolderDataset):
     "Real handwritten lines from the CSAFE pages: train on the WOZ pages, test on the LND pages (other writers, other text)."
     def __init__(self,
@@ -149,19 +168,30 @@ class CsafeDataset(LineFolderDataset):
                  max_length: int | None = None, # label length (default: the longest text)
                  seed: int = 0,
                  labels: str | Path | None = None, # a lines.tsv (default: the one hwr ships)
+                 hold_out: int = 0, # the last this many training (WOZ) pages are left out: lines no network trained on (`held_out_pages`)
                 ):
         if num_pages is not None and (isinstance(num_pages, bool) or not isinstance(num_pages, int) or not 1 <= num_pages <= 50):
             raise ValueError(f"num_pages must be an integer from 1 to 50 (pages per prompt), got {num_pages!r}")
         if not 0 <= min_score <= 1: raise ValueError(f"min_score must be in [0, 1], got {min_score}")
-        self.min_score, self.num_pages, self.labels = float(min_score), num_pages, labels
-        self._key = f"{num_pages or 'all'}_{self.min_score:g}_{sha256sum(line_labels_file(labels))[:8]}"   # other labels: other lines
+        n_woz = len(csafe_pages('WOZ')[:num_pages])
+        if isinstance(hold_out, bool) or not isinstance(hold_out, int) or not 0 <= hold_out < n_woz:
+            raise ValueError(f"hold_out must be an integer from 0 to {n_woz - 1} (training pages left out; at least one must stay), got {hold_out!r}")
+        self.min_score, self.num_pages, self.labels, self.hold_out = float(min_score), num_pages, labels, hold_out
+        self._key = (f"{num_pages or 'all'}_{self.min_score:g}_{sha256sum(line_labels_file(labels))[:8]}"   # other labels: other lines
+                     + (f"_ho{hold_out}" if hold_out else ''))
         super().__init__(path=self.lines_dir, test_fraction=0.5, height=height, max_length=max_length, seed=seed)
 
     @property
     def pages(self) -> list[dict]:
-        "The pages used: `num_pages` of each prompt (or all), reserved writers left out."
-        n = self.num_pages
-        return csafe_pages('WOZ')[:n] + csafe_pages('LND')[:n]
+        "The pages used: `num_pages` of each prompt (or all), reserved writers and `held_out_pages` left out."
+        n, woz = self.num_pages, csafe_pages('WOZ')[:self.num_pages]
+        return woz[:len(woz) - self.hold_out] + csafe_pages('LND')[:n]
+
+    @property
+    def held_out_pages(self) -> list[dict]:
+        "The training (WOZ) pages `hold_out` leaves out, e.g. for choosing the LM's weights on real lines (`csafe_line_crops`)."
+        woz = csafe_pages('WOZ')[:self.num_pages]
+        return woz[len(woz) - self.hold_out:] if self.hold_out else []
 
     @property
     def lines_dir(self) -> Path:
@@ -185,29 +215,17 @@ class CsafeDataset(LineFolderDataset):
 
     def _build(self, folder: Path, progress: bool) -> Path:
         from PIL import Image
-        from hwr.segment import segment_lines
         from hwr.data.line_folder import write_labels
         if (folder/'labels.tsv').is_file(): return folder
         pages = self.pages
         fetch_csafe(pages, progress=progress)
-        labels = {}
-        for r in read_line_labels(self.labels): labels.setdefault(r['page'], {})[r['line']] = r
         tmp = Path(tempfile.mkdtemp(prefix='.csafe_lines.', dir=processed_dir()))
         try:
             files, texts, groups = [], [], []
-            for p in pages:
-                want = labels.get(p['page'])
-                if want is None: raise ValueError(f"no line labels for {p['page']} in lines.tsv; make them with hwr.training.align.label_csafe()")
-                found = segment_lines(p['path'])
-                if len(found) != len(want) or any(tuple(l.box) != want[i]['box'] for i, l in enumerate(found)):
-                    raise ValueError(f"{p['page']}: hwr.segment cuts it into other lines than lines.tsv records ({len(found)} lines "
-                                     f"against {len(want)}); the labels are stale: make them again with hwr.training.align.label_csafe()")
-                for i, l in enumerate(found):
-                    r = want[i]
-                    if not r['kept'] or r['score'] < self.min_score or not r['text']: continue
-                    name = f"{p['page']}_line{i:02d}.png"
-                    Image.fromarray(l.image).save(tmp/name)
-                    files.append(name); texts.append(r['text']); groups.append(p['page'])
+            for page, i, image, text in csafe_line_crops(pages, self.labels, self.min_score):
+                name = f"{page}_line{i:02d}.png"
+                Image.fromarray(image).save(tmp/name)
+                files.append(name); texts.append(text); groups.append(page)
             if not files: raise ValueError("no CSAFE line is kept at this min_score; lower it")
             write_labels(tmp, files, texts, groups)
             if folder.exists(): shutil.rmtree(folder)        # an earlier, incomplete build of hwr's own (no labels.tsv)

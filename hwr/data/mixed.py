@@ -99,6 +99,11 @@ class MixedLinesDataset(Dataset):
                 y[at:at + m, :yp.shape[1]] = yp
                 w[at:at + m], source[at:at + m] = dw, k
                 at += m
+        del trains
+        for d, p in zip(self.datasets, self.parts):   # a part's lines past `take` are not needed again: let them go
+            if p['take'] is not None and len(d.x_train) > p['take']:
+                for k in ('x_train', 'y_train', 'w_train'):
+                    if getattr(d, k, None) is not None: setattr(d, k, np.array(getattr(d, k)[:p['take']]))
         first = self.datasets[0]
         self.x_train, self.y_train, self.w_train, self.source_train = x, y, w, source
         self.x_test, self.y_test = first.x_test, first.y_test

@@ -16,7 +16,7 @@ from ..util import LIMITS, writing
 
 # %% auto #0
 __all__ = ['KNOWN_MODELS', 'CHECKPOINT_WEIGHTS', 'CHECKPOINT_STATE', 'artifacts_dir', 'get_model_class', 'Model', 'Checkpoints',
-           'elapsed_clock', 'TimeLimit', 'AnnealLR']
+           'elapsed_clock', 'TimeLimit', 'AnnealLR', 'train_rows']
 
 # %% ../../nbs/13_models.base.ipynb #0aaeb3c2
 _PKG_DIR = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path('..').resolve()/'hwr'
@@ -224,6 +224,16 @@ def _wandb_run():
     wandb = sys.modules.get('wandb')
     return getattr(wandb, 'run', None) if wandb is not None else None
 
+def train_rows(rows, # row numbers, or None for all
+               n: int, # rows in the training split
+              ) -> np.ndarray:
+    "The training rows `fit(rows=...)` asks for, checked: every row by default."
+    if rows is None: return np.arange(n)
+    out = np.asarray(rows).reshape(-1)
+    if not len(out) or out.dtype.kind not in 'iu' or out.min() < 0 or out.max() >= n:
+        raise ValueError(f"rows must be a non-empty list of row numbers below {n}, got {len(out)} rows ({out[:3].tolist()}...)")
+    return out.astype(np.int64)
+
 def _fit(self: Model,
          dataset: Dataset | None = None, # data to train on (default: the model's dataset)
          batch_size: int = 32,
@@ -241,6 +251,7 @@ def _fit(self: Model,
          checkpoint_dir: str | Path | None = None, # save the network, its optimizer and where training stands here (see `Checkpoints`)
          checkpoint_minutes: float = 5.0, # how often to save them (and after every epoch)
          resume: bool = False, # go on from the checkpoint in `checkpoint_dir` (a fresh start when there is none)
+         rows: np.ndarray | None = None, # train (and validate) on these rows of the training split only (default: all); no copy is made
         ):
     "Train on the dataset's training split through a tf.data pipeline; returns Keras' `History`."
     import keras
@@ -254,15 +265,16 @@ def _fit(self: Model,
     data = dataset if dataset is not None else self.data
     if data.x_train is None: data.load_or_generate_data()
     seed = getattr(data, 'seed', 0) if seed is None else seed
-    n = len(data.x_train)
-    perm = np.random.default_rng(seed).permutation(n)
+    rows = train_rows(rows, len(data.x_train))
+    n = len(rows)
+    perm = rows[np.random.default_rng(seed).permutation(n)]
     n_val = int(round(n * validation_fraction))
     if validation_fraction and n_val == 0: n_val = 1
     if n - n_val < 1: raise ValueError(f"only {n} training samples: nothing left after holding out {n_val} for validation")
     import tensorflow as tf
     x, y = tf.constant(data.x_train), tf.constant(data.y_train)
     own_val = validation_fraction > 0 and getattr(data, 'x_val', None) is not None and len(data.x_val) > 0
-    if own_val: perm, n_val = np.arange(n), 0  # the dataset's own validation split replaces a held-out share
+    if own_val: perm, n_val = rows, 0  # the dataset's own validation split replaces a held-out share
     if augment and getattr(self, 'augment', None) is None: raise ValueError(f"{type(self).__name__} has no augment; train with augment=False")
     w = getattr(data, 'w_train', None)             # line widths: batches are cut to their widest line
     train_ds = make_tf_dataset(x, y, batch_size, shuffle=True, seed=seed, indices=np.sort(perm[n_val:]), widths=w,

@@ -12,7 +12,7 @@ import keras, numpy as np
 from ..data.base import BLANK_INDEX, MAPPING, decode
 from ..decode import DECODE_STRATEGIES, MAX_BEAM_WIDTH, ctc_decode, decode_lines, line_confidence   # used here, and re-exported: they lived here before
 from ..metrics import cer, text_scores
-from .base import Model
+from .base import Model, train_rows
 
 # %% auto #0
 __all__ = ['prepare_lines', 'LineModel', 'label_lengths', 'ctc_loss', 'ctc_loss_sparse', 'augment_lines', 'LineModelCtc',
@@ -146,15 +146,6 @@ def augment_lines(x, # float32 batch (N, H, W) in [0, 1], white ink on black
     x = x + tf.random.normal(tf.shape(x)) * tf.random.uniform(tf.stack([n, 1, 1]), 0, noise)
     return tf.clip_by_value(x, 0, 1)
 
-def _subset_train(data, keep: np.ndarray):
-    "A shallow copy of `data` whose training arrays (every attribute ending in `_train`) keep only the rows `keep`."
-    import copy
-    sub, idx = copy.copy(data), np.flatnonzero(keep)
-    for k, v in vars(data).items():
-        if k.endswith('_train') and hasattr(v, '__len__') and not isinstance(v, str) and len(v) == len(keep):
-            setattr(sub, k, [v[i] for i in idx] if isinstance(v, list) else v[idx])
-    return sub
-
 class LineModelCtc(Model):
     "CTC line reader for variable-width lines: CTC loss, greedy or beam-search decoding; headline metric CER."
     metric_name = 'cer'
@@ -177,9 +168,10 @@ class LineModelCtc(Model):
         empty = np.flatnonzero((np.asarray(data.y_train) != BLANK_INDEX).sum(1) == 0)
         if len(empty): raise ValueError(f"{len(empty)} training lines have empty labels (e.g. row {empty[0]}); drop them before training with CTC")
         keep, why = self.lines_that_fit(data, shrink=1 - 0.15 if kw.get('augment') else 1.0)
-        if not keep.all():
-            print(f"leaving out {int((~keep).sum())} of {len(keep)} training lines too narrow for their text ({why})")
-            data = _subset_train(data, keep)
+        rows = train_rows(kw.get('rows'), len(keep))
+        if not keep[rows].all():
+            print(f"leaving out {int((~keep[rows]).sum())} of {len(rows)} training lines too narrow for their text ({why})")
+            kw['rows'] = rows[keep[rows]]   # the rest are trained on where they lie: no copy of the training array
         return super().fit(data, *args, **kw)
 
     def lines_that_fit(self, data, shrink: float = 1.0) -> tuple[np.ndarray, str]:

@@ -12,13 +12,15 @@ import numpy as np
 import hwr
 from ..data.base import decode, get_dataset_class
 from ..data.corpus import corpus_info, corpus_source, load_corpus
-from ..data.csafe import line_labels_file
+from ..data.base import data_dir
+from ..data.csafe import CsafeDataset, csafe_line_crops, fetch_csafe, line_labels_file
 from ..data.fonts import check_fonts_available
 from ..data.mnist_digits import load_mnist_digits
 from ..data.synthetic import SyntheticLinesDataset
 from ..decode import fit_calibration, tune_lm
 from ..lm import LM_DIR, LM_FILE, LM_ORDER, CharNgramLM
 from ..metrics import cer, text_scores
+from ..models.line import prepare_lines
 from ..models.base import _checkpoint_state, get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
@@ -28,8 +30,9 @@ from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights
 from ..util import sha256sum, sigterm_as_interrupt
 
 # %% auto #0
-__all__ = ['RECIPES', 'PRECISIONS', 'FIRST_STAGE', 'checkpoint_dir', 'first_stage_weights', 'evaluate_shipped_weights',
-           'check_recipe_fonts', 'train_shipped_weights', 'main', 'train_shipped_lm']
+__all__ = ['RECIPES', 'PRECISIONS', 'FIRST_STAGE', 'LM_TUNING_PAGES', 'LM_TUNINGS', 'checkpoint_dir', 'first_stage_weights',
+           'evaluate_shipped_weights', 'check_recipe_fonts', 'train_shipped_weights', 'main', 'lm_tuning_weights',
+           'train_shipped_lm']
 
 # %% ../../nbs/97_training.recipes.ipynb #c046b5a8
 RECIPES = {
@@ -314,26 +317,62 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 # %% ../../nbs/97_training.recipes.ipynb #12977e97
+LM_TUNING_PAGES = 12   # CSAFE training pages held out of a second real stage: their lines choose the shipped LM's weights
+LM_TUNINGS = ('csafe', 'synthetic')
+
+def lm_tuning_weights(out_dir: str | Path | None = None, # default: runs/lm_tuning in the data folder
+                      hold_out: int = LM_TUNING_PAGES,
+                      resume: bool = True, # go on from a checkpoint a stopped run left
+                     ) -> Path: # a .weights.h5 with its JSON
+    "The line recipe's real stage trained again from the shipped first stage without the last `hold_out` CSAFE training pages: a line model that never saw the lines the LM is tuned on. Made once per first stage, labels and `hold_out` (about 6 CPU-minutes)."
+    out = Path(out_dir) if out_dir is not None else data_dir()/'runs'/'lm_tuning'
+    first = first_stage_weights('line')
+    key = {'first_stage_sha256': sha256sum(first), 'labels_sha256': sha256sum(line_labels_file()), 'hold_out': int(hold_out)}
+    weights, stamp = out/f"{SHIPPED['line']}.weights.h5", out/'lm_tuning.json'
+    if weights.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key: return weights
+    parts = copy.deepcopy(RECIPES['line']['stages']['real']['dataset_args']['parts'])
+    for part in parts:
+        if part['dataset'] == 'CsafeDataset': part['dataset_args']['hold_out'] = int(hold_out)
+    train_shipped_weights('line', out, stage='real', init_weights=first, dataset_args={'parts': parts}, onnx=False, resume=resume, verbose=0)
+    tmp = stamp.with_name(f'.{stamp.name}.part'); tmp.write_text(json.dumps(key)); os.replace(tmp, stamp)
+    return weights
+
 def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
-                     num_val: int = 400, # synthetic validation lines for choosing alpha and beta
+                     tune_on: str = 'csafe', # choose alpha and beta on real lines (`lm_tuning_weights`), or 'synthetic' validation lines
+                     hold_out: int = LM_TUNING_PAGES, # csafe: the training pages held out for tuning
+                     num_val: int = 400, # synthetic: how many validation lines
                      order: int = LM_ORDER,
                     ) -> CharNgramLM:
     "Train the shipped LM on the corpus's training sentences, tune its weights for the shipped line model, and save it."
+    if tune_on not in LM_TUNINGS: raise ValueError(f"tune_on must be one of {', '.join(LM_TUNINGS)}, got {tune_on!r}")
+    if tune_on == 'synthetic' and not 1 <= num_val <= 10_000: raise ValueError(f"num_val must be from 1 to 10000, got {num_val}")
+    if tune_on == 'csafe' and hold_out == 0: raise ValueError("tune_on='csafe' needs hold_out >= 1 (pages to tune on)")
     out = Path(out_dir) if out_dir is not None else LM_DIR
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    if tune_on == 'csafe':
+        ds = CsafeDataset(hold_out=hold_out)                       # checks hold_out before any work
+        fetch_csafe(ds.held_out_pages, progress=False)
+        reader = LinePredictor(lm_tuning_weights(hold_out=hold_out))
+        lines = list(csafe_line_crops(ds.held_out_pages))
+        probs = [reader._run(prepare_lines([reader.preprocess(image)], reader.height))[0] for _, _, image, _ in lines]
+        truths = [text for *_, text in lines]
+        tuned_on = (f"{len(lines)} CSAFE lines of the last {hold_out} training (WOZ) pages, read by the real stage "
+                    f"trained again without them (lm_tuning_weights)")
+    else:
+        val = SyntheticLinesDataset(num_train=1, num_test=num_val, seed=1).load_or_generate_data()
+        reader = LinePredictor()
+        probs = np.concatenate([reader._run(val.x_test[s:s + 50].astype(np.float32) / 255) for s in range(0, num_val, 50)])
+        truths, tuned_on = [decode(y) for y in val.y_test], f'{num_val} synthetic validation lines (seed 1)'
     source = corpus_source('english')
     about = corpus_info(source)
     model = CharNgramLM.train(load_corpus('english')['train'], order,
                               meta={'corpus': source, 'corpus_about': about['description'], 'corpus_licence': about['licence']})
-    val = SyntheticLinesDataset(num_train=1, num_test=num_val, seed=1).load_or_generate_data()
-    reader = LinePredictor()
-    probs = np.concatenate([reader._run(val.x_test[s:s + 50].astype(np.float32) / 255) for s in range(0, num_val, 50)])
-    tuned = tune_lm(probs, [decode(y) for y in val.y_test], model)
-    model.meta.update({'alpha': tuned['alpha'], 'beta': tuned['beta'], 'tuned_on': f'{num_val} synthetic validation lines (seed 1)',
+    tuned = tune_lm(probs, truths, model)
+    model.meta.update({'alpha': tuned['alpha'], 'beta': tuned['beta'], 'tuned_on': tuned_on,
                        'val_cer': tuned['cer'], 'val_cer_no_lm': tuned['cer_no_lm'],
                        'line_weights_sha256': sha256sum(WEIGHTS_DIR/f"{SHIPPED['line']}.weights.h5"),
                        'bits_per_char_test': model.bits_per_char(load_corpus('english')['test'][:1000]),
                        'minutes': round((time.time() - t0) / 60, 1)})
+    out.mkdir(parents=True, exist_ok=True)
     model.save(out/LM_FILE)
     return model
