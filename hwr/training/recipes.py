@@ -324,10 +324,11 @@ def lm_tuning_weights(out_dir: str | Path | None = None, # default: runs/lm_tuni
                       hold_out: int = LM_TUNING_PAGES,
                       resume: bool = True, # go on from a checkpoint a stopped run left
                      ) -> Path: # a .weights.h5 with its JSON
-    "The line recipe's real stage trained again from the shipped first stage without the last `hold_out` CSAFE training pages: a line model that never saw the lines the LM is tuned on. Made once per first stage, labels and `hold_out` (about 6 CPU-minutes)."
+    "The line recipe's real stage trained again from the shipped first stage without the last `hold_out` CSAFE training pages: a line model that never saw the lines the LM is tuned on. Made once per first stage, labels, real-stage recipe and `hold_out` (about 6 CPU-minutes)."
     out = Path(out_dir) if out_dir is not None else data_dir()/'runs'/'lm_tuning'
     first = first_stage_weights('line')
-    key = {'first_stage_sha256': sha256sum(first), 'labels_sha256': sha256sum(line_labels_file()), 'hold_out': int(hold_out)}
+    key = {'first_stage_sha256': sha256sum(first), 'labels_sha256': sha256sum(line_labels_file()), 'hold_out': int(hold_out),
+           'stage': RECIPES['line']['stages']['real']}                 # another recipe, labels or first stage: trained again
     weights, stamp = out/f"{SHIPPED['line']}.weights.h5", out/'lm_tuning.json'
     if weights.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key: return weights
     parts = copy.deepcopy(RECIPES['line']['stages']['real']['dataset_args']['parts'])
