@@ -346,8 +346,7 @@ def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of w
     h, w = ink.shape
     mass = ink.sum(0, dtype=np.float64)
     ok = mass > 0.02 * max(float(mass.max()), 1e-9)
-    letter = _letter_height(ink)
-    if ok.sum() < 8 or w < min_length * letter: return 0.0   # a few words: their letters' shapes, not a tilt
+    if ok.sum() < 8 or w < min_length * _letter_height(ink): return 0.0   # a few words: their letters' shapes, not a tilt
     xs = np.flatnonzero(ok)
     ys = (ink[:, ok] * np.arange(h)[:, None]).sum(0) / mass[ok]
     wt = np.sqrt(mass[ok])
