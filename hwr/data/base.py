@@ -117,12 +117,15 @@ def _remove_stale_parts(path: Path):
             if time.time() - part.stat().st_mtime > STALE_PART_SECONDS: part.unlink()
         except OSError: pass
 
-def load_h5(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_h5(path: str | Path,
+            train_rows: int | None = None, # read only the first so many rows of every `*_train` array (None: all)
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
     "Arrays and attributes from an `.h5` written by `save_h5` (strings come back as `list[str]`)."
     with h5py.File(path, 'r') as f:
         arrays = {}
         for k, d in f.items():
-            arrays[k] = [s.decode('utf-8') if isinstance(s, bytes) else s for s in d[()]] if d.dtype.kind == 'O' else d[()]
+            part = d[:train_rows] if train_rows is not None and k.endswith('_train') and d.ndim else d[()]   # h5py reads just that slice
+            arrays[k] = [s.decode('utf-8') if isinstance(s, bytes) else s for s in part] if d.dtype.kind == 'O' else part
         return arrays, dict(f.attrs)
 
 # %% ../../nbs/10_data.base.ipynb #ea1d2148
@@ -225,6 +228,10 @@ def get_dataset(name: str, # a registered dataset name, e.g. "EmnistDataset"
     return cls(**args)
 
 # %% ../../nbs/10_data.base.ipynb #ec99913d
+def _check_train_lines(train_lines) -> None:
+    if train_lines is not None and (isinstance(train_lines, bool) or not isinstance(train_lines, int) or train_lines < 1):
+        raise ValueError(f"train_lines must be a positive integer (the first so many training items) or None (all), got {train_lines!r}")
+
 def _memory_bytes() -> int | None:
     "This machine's physical memory in bytes, where the system says (None elsewhere)."
     try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
@@ -282,11 +289,16 @@ class Dataset:
             return f"its images are {shape}, this dataset makes {tuple(planned[0])}"
         return None
 
-    def load_or_generate_data(self) -> "Dataset":
+    def load_or_generate_data(self,
+                              train_lines: int | None = None, # keep only the first so many training items (after subsampling); None: all
+                             ) -> "Dataset":
         "Prepare if needed, then load the cache and subsample; returns self. A cache that cannot be read is moved aside and rebuilt."
+        _check_train_lines(train_lines)
+        whole = self.subsample_fraction in (None, 1)
+        rows = train_lines if whole else None        # without subsampling, only those rows are read from the file
         self.prepare_data()
         try:
-            arrays, self.attrs = load_h5(self.processed_path)
+            arrays, self.attrs = load_h5(self.processed_path, rows)
             why = self.cache_problem(arrays, self.attrs)
         except (OSError, KeyError, ValueError) as e: why = f"it cannot be read ({type(e).__name__}: {e})"
         if why is not None:                  # never trusted: moved aside (not deleted) and built again
@@ -295,13 +307,14 @@ class Dataset:
             print(f"the cache {self.processed_path} is not this dataset's: {why}; moved it to {aside.name} and building it again",
                   file=sys.stderr)
             self.prepare_data()
-            arrays, self.attrs = load_h5(self.processed_path)
+            arrays, self.attrs = load_h5(self.processed_path, rows)
         splits = {}
         for k, v in arrays.items():
             split = 'train' if k.endswith('_train') else 'test' if k.endswith('_test') else None
             splits.setdefault(split, {})[k] = v
         for split, arrs in splits.items():
             if split is not None: arrs = subsample(arrs, self.subsample_fraction, self.seed)
+            if split == 'train' and train_lines is not None and not whole: arrs = {k: v[:train_lines] for k, v in arrs.items()}
             for k, v in arrs.items(): setattr(self, k, v)
         return self
 

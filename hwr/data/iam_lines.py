@@ -10,7 +10,7 @@ from pathlib import Path
 
 import h5py, numpy as np
 
-from .base import BLANK_INDEX, CHAR_TO_INDEX, Dataset, encode, load_h5, make_tf_dataset, processed_dir, save_h5, subsample
+from .base import BLANK_INDEX, CHAR_TO_INDEX, Dataset, _check_train_lines, encode, load_h5, make_tf_dataset, processed_dir, save_h5, subsample
 from .iam import IamDataset, SPLITS
 
 # %% auto #0
@@ -171,12 +171,16 @@ class IamLinesDataset(Dataset):
         raise NotImplementedError("IamLinesDataset caches each split separately: use prepare_data()")
 
     # --- loading ---
-    def load_or_generate_data(self) -> "IamLinesDataset":
+    def load_or_generate_data(self,
+                              train_lines: int | None = None, # keep only the first so many training lines (after subsampling); None: all
+                             ) -> "IamLinesDataset":
         "Prepare the caches if needed, then load every split and subsample it; returns self."
+        _check_train_lines(train_lines)
         self.prepare_data()
         for s in SPLIT_NAMES:
             arrays, self.attrs[s] = load_h5(self.split_path(s))
-            for k, v in subsample(arrays, self.subsample_fraction, self.seed).items(): setattr(self, k, v)
+            for k, v in subsample(arrays, self.subsample_fraction, self.seed).items():
+                setattr(self, k, v[:train_lines] if train_lines is not None and k.endswith('_train') else v)
         return self
 
     def val_ds(self, batch_size: int = 32, **kw):

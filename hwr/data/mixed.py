@@ -70,8 +70,8 @@ class MixedLinesDataset(Dataset):
 
     def load_or_generate_data(self) -> "MixedLinesDataset":
         "Load every part and put their training lines together; the test split is the first part's."
-        for d in self.datasets:
-            if d.x_train is None: d.load_or_generate_data()
+        for d, p in zip(self.datasets, self.parts):
+            if d.x_train is None: d.load_or_generate_data(train_lines=p['take'])   # a part's lines past `take` are never read
         trains = [(d.x_train[:p['take']], d.y_train[:p['take']], None if getattr(d, 'w_train', None) is None else d.w_train[:p['take']])
                   for d, p in zip(self.datasets, self.parts)]       # the first `take` training lines of each part (all when None)
         shapes = [x.shape for x, _, _ in trains]
@@ -100,10 +100,6 @@ class MixedLinesDataset(Dataset):
                 w[at:at + m], source[at:at + m] = dw, k
                 at += m
         del trains
-        for d, p in zip(self.datasets, self.parts):   # a part's lines past `take` are not needed again: let them go
-            if p['take'] is not None and len(d.x_train) > p['take']:
-                for k in ('x_train', 'y_train', 'w_train'):
-                    if getattr(d, k, None) is not None: setattr(d, k, np.array(getattr(d, k)[:p['take']]))
         first = self.datasets[0]
         self.x_train, self.y_train, self.w_train, self.source_train = x, y, w, source
         self.x_test, self.y_test = first.x_test, first.y_test
