@@ -61,8 +61,11 @@ STUDIES = {
     'h64_more2': {'init_weights': 'h64_more', 'train_args': {'learning_rate': 2.5e-4}},
     # a fourth cosine, from h64_more2's first stage at 1.25e-4: where longer training stops paying
     'h64_more3': {'init_weights': 'h64_more2', 'train_args': {'learning_rate': 1.25e-4}},
+    # h64_more3's schedule on 30,000 lines it has not seen (another seed: other sentences of the corpus's training
+    # split, drawn again in the training fonts; the same held-out fonts and sentences for its test): new data or more epochs?
+    'h64_fresh': {'init_weights': 'h64_more2', 'train_args': {'learning_rate': 1.25e-4}, 'dataset_args': {'seed': 1}},
 }
-FIRST_STAGE_ONLY = ('epochs', 'init_weights', 'train_args')   # the real stage keeps its own recipe for these
+FIRST_STAGE_ONLY = ('epochs', 'init_weights', 'train_args', 'dataset_args')   # the real stage keeps its own recipe for these
 
 
 def _save(path: Path, name: str, record: dict):
