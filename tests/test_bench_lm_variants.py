@@ -41,3 +41,5 @@ def test_pages_are_read_alone_and_as_running_text():
     assert lines['cer'] == pytest.approx(0.25) and lines['ms_per_line'] >= 0      # "he" for "be": 1 of 4 characters
     pages = lmv.read([to, be, to], ['to be', 'to'], [2, 1], AfterTo())           # two pages: the first has two lines
     assert pages['alone'] == pytest.approx(1 / 7, abs=1e-4) and pages['running'] == 0.0
+    pages = lmv.read([to, be], ['to', 'he'], [1, 1], AfterTo())                  # a page does not go on from the page before
+    assert pages['alone'] == pages['running'] == 0.0
