@@ -12,8 +12,8 @@ way `train_shipped_lm` builds the shipped one:
 - then, with that pair, beam `LM_BEAM_WIDTH` over the shipped network's outputs: the real dev lines and pages
   (../shared/realink-dev, when present), the kept lines of the CSAFE LND test pages and all 47 pages (cut by
   `hwr.segment`). Pages are read two ways: each line alone (the LM starts every line after a space) and as
-  running text (`lm_decode(running=True)`: each line after the end of the one before, as `PagePredictor` does
-  since 2026-12-07). ms per line is the decoding alone, on this machine, under whatever else runs.
+  running text (`running_text`: each line's search starts from the end of the line before instead of a bare space;
+  `PagePredictor` reads each line alone). ms per line is the decoding alone, on this machine, under whatever else runs.
 
 The network reads every line once (the shipped weights, through `LinePredictor`); only the decoding changes.
 """
@@ -82,6 +82,17 @@ def tuning_lines() -> tuple[list, list[str], str]:
     return outputs(reader, [im for _, _, im, _ in lines]), [t for *_, t in lines], f"{len(lines)} lines of the last {LM_TUNING_PAGES} CSAFE training pages"
 
 
+def running_text(probs, lm) -> list[str]:
+    "One page's lines decoded in order, each after the end of the line before (its last words and a space; none after a hyphen)."
+    from hwr.decode import ctc_beam_search_lm
+    texts, context = [], ' '
+    for p in probs:
+        text = ctc_beam_search_lm(p, lm, lm.meta['alpha'], lm.meta['beta'], context=context)[0][0]
+        texts.append(text)
+        if text.strip(): context = text.rstrip() + ('' if text.rstrip().endswith('-') else ' ')
+    return texts
+
+
 def read(probs, truths, sizes, lm) -> dict:
     "CER (lines, or pages each way) and decoding ms per line with `lm` at its stored alpha and beta."
     from hwr.decode import lm_decode
@@ -92,7 +103,8 @@ def read(probs, truths, sizes, lm) -> dict:
     out, ends = {}, np.cumsum(sizes)
     for way, running in WAYS.items():
         t = time.perf_counter()
-        pages = [' '.join(lm_decode(probs[s - n:s], lm, running=running)[0]) for s, n in zip(ends, sizes)]   # each page a text of its own
+        pages = [' '.join(running_text(probs[s - n:s], lm) if running else lm_decode(probs[s - n:s], lm)[0])
+                 for s, n in zip(ends, sizes)]   # each page a text of its own
         out[way] = round(float(cer(list(truths), pages)), 4)
         out['ms_per_line'] = round((time.perf_counter() - t) / len(probs) * 1000, 1)
     return out

@@ -105,18 +105,15 @@ def lm_decode(probs, # (N, frames, classes) softmax outputs, or a list of (frame
               beta: float | None = None, # default: the value stored with `lm`
               beam_width: int = LM_BEAM_WIDTH,
               prune: float = LM_PRUNE,
-              running: bool = False, # the lines follow one another in one text (a page's lines, in reading order): each is read after the end of the one before
              ) -> tuple[list[str], np.ndarray]: # texts, confidences (the CTC probability of each text)
     "The best reading of each line by prefix beam search with `lm`, and the network's probability of it."
     if lm is not None:
         alpha = lm.meta.get('alpha', 0.5) if alpha is None else alpha
         beta = lm.meta.get('beta', 1.0) if beta is None else beta
-    texts, conf, context = [], [], ' '
+    texts, conf = [], []
     for p in probs:
-        text, ctc, _ = ctc_beam_search_lm(p, lm, alpha or 0.0, beta or 0.0, beam_width, prune, context)[0]
+        text, ctc, _ = ctc_beam_search_lm(p, lm, alpha or 0.0, beta or 0.0, beam_width, prune)[0]
         texts.append(text); conf.append(math.exp(min(ctc, 0.0)))
-        if running and text.strip():     # the next line goes on from this one: after a space, or inside a word broken at a hyphen
-            context = text.rstrip() + ('' if text.rstrip().endswith('-') else ' ')
     return texts, np.array(conf)
 
 # %% ../nbs/24_decode.ipynb #a9fc44e7
@@ -189,13 +186,12 @@ def decode_lines(probs, # per line, (frames, classes) softmax outputs
                  strategy: str = 'greedy', # 'greedy' or 'beam_search' (ignored with an `lm`: prefix beam search)
                  beam_width: int = LM_BEAM_WIDTH, # texts kept per step by beam search
                  lm=None, # a language model (see `ctc_beam_search_lm`), or None
-                 running: bool = False, # with `lm`: the lines are one running text, each read after the one before (see `lm_decode`)
                 ) -> list[tuple[str, np.ndarray]]: # per line: the text and each character's confidence
     "Each line's text and its characters' confidences, by greedy decoding, CTC beam search or prefix beam search with `lm`."
     if strategy not in DECODE_STRATEGIES: raise ValueError(f"unknown decoding strategy {strategy!r}; valid: {', '.join(DECODE_STRATEGIES)}")
     beam_width = check_beam_width(beam_width)
     if lm is None and strategy == 'greedy': return greedy_readings(probs)
-    texts = (lm_decode(probs, lm, beam_width=beam_width, running=running)[0] if lm is not None else
+    texts = (lm_decode(probs, lm, beam_width=beam_width)[0] if lm is not None else
              [ctc_decode(p[None], 'beam_search', beam_width)[0][0] for p in probs])
     return [(t, char_confidences(p, t)) for t, p in zip(texts, probs)]
 

@@ -148,14 +148,13 @@ class LinePredictor(_Predictor):
 
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32,
                       details: bool = False, # return dicts with each character's confidence instead of (text, confidence)
-                      running: bool = False, # the images are one text's lines in reading order (a page's): with an LM, each is read after the end of the one before
                      ) -> list:
         "Text and confidence for each image, in order; greedy decoding, or beam search when `beam_width` > 1 (always with an LM: `LM_BEAM_WIDTH` wide unless `beam_width` > 1)."
         beam_width, batch_size = check_beam_width(beam_width), _check_batch_size(batch_size)
-        return self.read_prepared(self._preprocess_many(images), beam_width, batch_size, details, running)
+        return self.read_prepared(self._preprocess_many(images), beam_width, batch_size, details)
 
     def read_prepared(self, lines: Sequence[np.ndarray], # uint8 (height, width) line images as `preprocess` makes them, any widths
-                      beam_width: int = 1, batch_size: int = 32, details: bool = False, running: bool = False) -> list:
+                      beam_width: int = 1, batch_size: int = 32, details: bool = False) -> list:
         "Read preprocessed lines: batches of similar widths (little padding), the network on one thread while the last batch is decoded."
         height = self.height
         bad = next((a.shape for a in lines if not (isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[0] == height and a.shape[1] > 0)), None)
@@ -167,21 +166,19 @@ class LinePredictor(_Predictor):
             x = prepare_lines([lines[i] for i in b], height)
             return self._run(x), x.shape[2]
         out = [None] * len(lines)
-        running = running and getattr(self, 'lm', None) is not None         # only an LM reads a line in the light of the one before
         with ThreadPoolExecutor(1) as network:                               # the next batch runs while this one is decoded
             pending = [network.submit(run, b) for b in batches]
             for b, job in zip(batches, pending):
                 probs, width = job.result()
                 frames = [int(np.ceil(lines[i].shape[1] * probs.shape[1] / width)) for i in b]   # each line's own frames, not the padding
-                each = [p[:n] for p, n in zip(probs, frames)]
-                for i, r in zip(b, each if running else self._decode(each, beam_width, details)): out[i] = r
-        return self._decode(out, beam_width, details, running=True) if running else out   # running: decoded in reading order
+                for i, r in zip(b, self._decode([p[:n] for p, n in zip(probs, frames)], beam_width, details)): out[i] = r
+        return out
 
-    def _decode(self, probs: list[np.ndarray], beam_width: int, details: bool = False, running: bool = False) -> list:
+    def _decode(self, probs: list[np.ndarray], beam_width: int, details: bool = False) -> list:
         "Text and calibrated confidence (or a dict with every character's confidence) for each line's network outputs."
         lm = getattr(self, 'lm', None)                      # `from_model` predictors have none
         readings = decode_lines(probs, 'greedy' if beam_width == 1 and lm is None else 'beam_search',
-                                beam_width if beam_width > 1 or lm is None else LM_BEAM_WIDTH, lm, running)
+                                beam_width if beam_width > 1 or lm is None else LM_BEAM_WIDTH, lm)
         raw = [line_confidence(p, c) for p, (_, c) in zip(probs, readings)]
         conf = calibrate(self.calibration, raw)
         if not details: return [(t, float(c)) for (t, _), c in zip(readings, conf)]
@@ -224,7 +221,7 @@ class PagePredictor:
         from hwr.formats import add_outlines, scale_page
         page, (width, height) = load_image(image, return_size=True)         # read once: a stream cannot be read twice
         found = segment_lines(page, self.invert)
-        read = self.lines.predict_batch([l.image for l in found], beam_width, details=True, running=True)   # one text: with an LM, each line after the last
+        read = self.lines.predict_batch([l.image for l in found], beam_width, details=True)
         lines = [{'box': [int(v) for v in l.box], **r} for l, r in zip(found, read)]
         out = {'text': '\n'.join(l['text'] for l in lines), 'confidence': round(float(np.mean([l['confidence'] for l in lines])), 4), 'lines': lines}
         return scale_page(add_outlines(out, found) if outlines else out, page.shape, width, height)   # on the image as stored, even if read reduced
