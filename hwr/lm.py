@@ -18,12 +18,13 @@ from .decode import LM_ALPHAS, LM_BETAS, LM_BEAM_WIDTH, LM_PRUNE, ctc_beam_searc
 __getattr__ = moved_names(__name__, {'train_shipped_lm': 'hwr.training.recipes'})
 
 # %% auto #0
-__all__ = ['V', 'LM_ORDER', 'LM_START', 'LM_MAX_BYTES', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN', 'CharNgramLM', 'LMFileError',
-           'load_lm']
+__all__ = ['V', 'LM_ORDER', 'LM_MIN_COUNT', 'LM_START', 'LM_MAX_BYTES', 'LM_FILE', 'LM_DIR', 'LM_RETRAIN', 'CharNgramLM',
+           'LMFileError', 'load_lm']
 
 # %% ../nbs/27_lm.ipynb #b8b7d216
 V = BLANK_INDEX                 # characters an LM predicts: every class but the blank (the last one)
 LM_ORDER = 6                    # characters of context + 1
+LM_MIN_COUNT = 1                # keep every n-gram seen (see `bench/bench_lm_variants.py`)
 LM_START = ' '                  # context at the start of a line: lines are cut from running text at word boundaries
 
 class CharNgramLM:
@@ -43,7 +44,7 @@ class CharNgramLM:
     def train(cls,
               texts: Sequence[str], # training sentences
               order: int = LM_ORDER, # n: contexts of n-1 characters
-              min_count: int = 2, # n-grams of 3 or more characters seen fewer times are dropped
+              min_count: int = LM_MIN_COUNT, # n-grams of 3 or more characters seen fewer times are dropped (a smaller file)
               meta: dict | None = None, # stored with the model (e.g. the corpus it came from)
              ) -> CharNgramLM:
         "Count the n-grams of `texts` (characters outside hwr's mapping are skipped)."

@@ -18,7 +18,7 @@ from ..data.fonts import check_fonts_available
 from ..data.mnist_digits import load_mnist_digits
 from ..data.synthetic import SyntheticLinesDataset
 from ..decode import fit_calibration, tune_lm
-from ..lm import LM_DIR, LM_FILE, LM_ORDER, CharNgramLM
+from ..lm import LM_DIR, LM_FILE, LM_MIN_COUNT, LM_ORDER, CharNgramLM
 from ..metrics import cer, text_scores
 from ..models.line import prepare_lines
 from ..models.base import _checkpoint_state, get_model_class
@@ -343,6 +343,7 @@ def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
                      hold_out: int = LM_TUNING_PAGES, # csafe: the training pages held out for tuning
                      num_val: int = 400, # synthetic: how many validation lines
                      order: int = LM_ORDER,
+                     min_count: int = LM_MIN_COUNT, # n-grams of 3 or more characters seen fewer times are left out
                     ) -> CharNgramLM:
     "Train the shipped LM on the corpus's training sentences, tune its weights for the shipped line model, and save it."
     if tune_on not in LM_TUNINGS: raise ValueError(f"tune_on must be one of {', '.join(LM_TUNINGS)}, got {tune_on!r}")
@@ -366,7 +367,7 @@ def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
         truths, tuned_on = [decode(y) for y in val.y_test], f'{num_val} synthetic validation lines (seed 1)'
     source = corpus_source('english')
     about = corpus_info(source)
-    model = CharNgramLM.train(load_corpus('english')['train'], order,
+    model = CharNgramLM.train(load_corpus('english')['train'], order, min_count,
                               meta={'corpus': source, 'corpus_about': about['description'], 'corpus_licence': about['licence']})
     tuned = tune_lm(probs, truths, model)
     model.meta.update({'alpha': tuned['alpha'], 'beta': tuned['beta'], 'tuned_on': tuned_on,
