@@ -42,9 +42,8 @@ def parse_variant(text: str) -> tuple[int, int]:
 
 
 def outputs(lp, images) -> list[np.ndarray]:
-    "The network's (frames, classes) outputs for each line image, its padding frames dropped."
-    from hwr.models.line import prepare_lines
-    return [np.asarray(lp._run(prepare_lines([a], lp.height)))[0] for a in (lp.preprocess(im) for im in images)]
+    "The network's (frames, classes) outputs for each line image (`LinePredictor.probabilities`)."
+    return [lp.probabilities(im) for im in images]
 
 
 def eval_sets() -> dict:

@@ -150,10 +150,8 @@ def evaluate_hwr(lines: Sequence[dict], weights: str | Path | None = None, beam_
 def _decode_times(lp, paths: Sequence[str], beam_widths: Sequence[int], lm) -> dict:
     "Milliseconds per line of decoding alone (the network's outputs computed once, line by line): greedy, beam, beam + LM."
     from hwr.decode import ctc_decode, lm_decode
-    from hwr.models.line import prepare_lines
     if not paths: return {}
-    height = int(lp.network.input_shape[1])
-    probs = [lp._run(prepare_lines([lp.preprocess(p)], height))[0] for p in paths]
+    probs = [lp.probabilities(p) for p in paths]
     out = {}
     for b in beam_widths:
         t = time.perf_counter()

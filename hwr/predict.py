@@ -146,6 +146,10 @@ class LinePredictor(_Predictor):
         "The uint8 line image the network sees (see `preprocess_line`)."
         return preprocess_line(image, self.invert, height=self.height)
 
+    def probabilities(self, image) -> np.ndarray:
+        "The network's (frames, classes) outputs for one line image: what the decoders read, e.g. to decode it other ways (`hwr.decode`)."
+        return np.asarray(self._run(prepare_lines([self.preprocess(image)], self.height)))[0]
+
     def predict_batch(self, images: Sequence, beam_width: int = 1, batch_size: int = 32,
                       details: bool = False, # return dicts with each character's confidence instead of (text, confidence)
                      ) -> list:

@@ -12,7 +12,6 @@ import editdistance, numpy as np
 from ..data.base import BLANK_INDEX, CHAR_TO_INDEX
 from ..data.csafe import csafe_pages, fetch_csafe, raw_dir, write_line_labels
 from ..decode import lm_decode
-from ..models.line import prepare_lines
 from ..segment import segment_lines
 
 # %% auto #0
@@ -105,7 +104,7 @@ def label_page(page, # a page image (path, PIL image or array)
     "Cut a page into lines and give each its part of `text` (forced alignment), with a score and whether to keep it."
     reader = _reader() if reader is None else reader
     lines = segment_lines(page)
-    probs = [reader._run(prepare_lines([reader.preprocess(l.image)], reader.height))[0] for l in lines]
+    probs = [reader.probabilities(l.image) for l in lines]
     readings = lm_decode(probs, reader.lm)[0] if reader.lm is not None else [reader._read(p[None], 1)[0][0] for p in probs]
     words = text.split()
     spans = refine_boundaries(probs, words, [(k, j) for k, j, _ in align_lines(readings, text)])

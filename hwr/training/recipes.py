@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 import hwr
-from ..data.base import decode, get_dataset_class
+from ..data.base import data_dir, decode, get_dataset_class
 from ..data.corpus import corpus_info, corpus_source, load_corpus
-from ..data.base import data_dir
 from ..data.csafe import CsafeDataset, csafe_line_crops, fetch_csafe, line_labels_file
 from ..data.fonts import check_fonts_available
 from ..data.mnist_digits import load_mnist_digits
@@ -20,7 +19,6 @@ from ..data.synthetic import SyntheticLinesDataset
 from ..decode import fit_calibration, tune_lm
 from ..lm import LM_DIR, LM_FILE, LM_MIN_COUNT, LM_ORDER, CharNgramLM
 from ..metrics import cer, text_scores
-from ..models.line import prepare_lines
 from ..models.base import _checkpoint_state, get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
@@ -356,7 +354,7 @@ def train_shipped_lm(out_dir: str | Path | None = None, # default: hwr/weights
         fetch_csafe(ds.held_out_pages, progress=False)
         reader = LinePredictor(lm_tuning_weights(hold_out=hold_out))
         lines = list(csafe_line_crops(ds.held_out_pages))
-        probs = [reader._run(prepare_lines([reader.preprocess(image)], reader.height))[0] for _, _, image, _ in lines]
+        probs = [reader.probabilities(image) for _, _, image, _ in lines]
         truths = [text for *_, text in lines]
         tuned_on = (f"{len(lines)} CSAFE lines of the last {hold_out} training (WOZ) pages, read by the real stage "
                     f"trained again without them (lm_tuning_weights)")
