@@ -57,8 +57,7 @@ class _Predictor:
         self = cls.__new__(cls)
         self.network, self.mapping, self.invert = model.network, list(model.data.mapping), invert
         self.runtime, self._session = 'keras', None
-        self.info = {**model.config(), 'input_shape': list(model.network.input_shape[1:]),
-                     'output_shape': list(model.network.output_shape[1:])}
+        self.info = {**model.config(), 'input_shape': list(model.network.input_shape[1:]), 'output_shape': list(model.network.output_shape[1:])}
         return self
 
     def _run(self, x) -> np.ndarray:

@@ -105,7 +105,7 @@ def label_page(page, # a page image (path, PIL image or array)
     reader = _reader() if reader is None else reader
     lines = segment_lines(page)
     probs = [reader.probabilities(l.image) for l in lines]
-    readings = lm_decode(probs, reader.lm)[0] if reader.lm is not None else [reader._read(p[None], 1)[0][0] for p in probs]
+    readings = lm_decode(probs, reader.lm)[0] if reader.lm is not None else [t for t, _ in reader._decode(probs, 1)]
     words = text.split()
     spans = refine_boundaries(probs, words, [(k, j) for k, j, _ in align_lines(readings, text)])
     out = []
