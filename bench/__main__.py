@@ -24,7 +24,8 @@ Run from the repository root. Sections (all by default, or those named with --on
               the folder is absent it says so and reports the last recorded run, if any
   csafe       ordinary real pages: the CSAFE test pages (the London Letter, writers outside every training
               set) read by hwr (page CER and line CER, greedy and beam 32 + language model) and Tesseract side
-              by side (bench/bench_csafe.py; raw results in bench/results/csafe.json)
+              by side (bench/bench_csafe.py; raw results in bench/results/csafe.json), and the recorded studies
+              on them (capture conditions, levelling, fine-tuning, the full-size studies, decoders)
   training    accuracy/CER reached within a training-time budget (from scratch): with --train it
               runs bench/bench_characters.py (5 CPU-minutes, lenet) and bench/bench_lines.py (20
               minutes, crnn, plus 10 on EMNIST-style lines); otherwise it reports the last such
@@ -271,7 +272,15 @@ def csafe(a) -> list[dict]:
     from . import bench_csafe as bc
     res = fresh_or_recorded('csafe', bc.evaluate(), a)
     if res is None: return [{'figure': 'CSAFE pages', 'value': float('nan'), 'unit': '', 'how': 'the pages could not be had here'}]
-    return bc.rows(res) + level_rows() + finetune_rows() + study_rows() + lexicon_rows() + tta_rows()
+    return bc.rows(res) + capture_rows() + level_rows() + finetune_rows() + study_rows() + lexicon_rows() + tta_rows()
+
+
+def capture_rows() -> list[dict]:
+    "The recorded capture study (bench/bench_capture.py): the CSAFE test pages scaled, turned, compressed, shaded, ruled."
+    f = RESULTS_DIR/'capture.json'
+    if not f.exists(): return []
+    from . import bench_capture
+    return bench_capture.rows(json.loads(f.read_text()))
 
 
 def _readings(r: dict) -> str:

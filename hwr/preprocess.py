@@ -16,10 +16,11 @@ from .util import ImageFileError, open_image
 
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_MAX_TILT',
-           'LINE_MIN_TILT_LENGTH', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT',
-           'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION',
-           'BlankImageError', 'load_image', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame',
-           'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'line_slant',
+           'LINE_MIN_TILT_LENGTH', 'RULE_MIN_FRACTION', 'RULE_MIN_PENS', 'RULE_MAX_TILT', 'LINE_HEIGHT',
+           'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
+           'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image',
+           'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character',
+           'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'remove_rules', 'line_slant',
            'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
@@ -371,17 +372,51 @@ def untilt(ink: np.ndarray, # white-on-black float image of writing
     t, b, l, r = ink_box(out)
     return np.clip(out[t:b, l:r], 0, 1)
 
+# %% ../nbs/34_preprocess.ipynb #f3d1cf16
+RULE_MIN_FRACTION = 0.3                                # a rule is at least this fraction of the image's width long...
+RULE_MIN_PENS = 60                                     # ...and at least this many pen widths: longer than any word's flat strokes
+RULE_MAX_TILT = 0.05                                   # rows per column a rule may climb or drop (about 3°)
+
+def remove_rules(ink: np.ndarray, # white-on-black float image from `ink_on_black`
+                 threshold: float = 0.2, # pixels above this are ink
+                 min_length: float | None = None, # the shortest rule in pixels (default: `RULE_MIN_FRACTION` of the width or `RULE_MIN_PENS` pen widths, the longer)
+                 max_tilt: float = RULE_MAX_TILT,
+                ) -> np.ndarray: # the same image with the rules' pixels set to 0 (the image itself when there are none)
+    "The ink without long, straight, thin horizontal lines (ruled paper, a form's lines); strokes that cross a rule are kept."
+    mask = (ink > threshold).astype(np.uint8)
+    width = mask.shape[1]
+    if not mask.any(): return ink
+    pen = max(1.0, stroke_width(mask))
+    min_length = min_length or max(RULE_MIN_FRACTION * width, RULE_MIN_PENS * pen)
+    if min_length > width: return ink
+    band, seg = 3, max(8, int(min_length // 10))
+    runs = cv2.dilate(mask, np.ones((band, 1), np.uint8))                       # a row up and down: a tilted rule keeps long runs
+    runs = cv2.morphologyEx(runs, cv2.MORPH_OPEN, np.ones((1, seg), np.uint8))   # only horizontal runs at least seg long
+    runs = cv2.morphologyEx(runs, cv2.MORPH_CLOSE, np.ones((1, seg), np.uint8))  # the pieces of one rule joined
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(w, 1) - (band - 1)          # mean rows across, less the thickening
+    rule = (w >= min_length) & (h <= max_tilt * w + 2 * band + 2 * np.maximum(thick, 1)) & (thick <= 3 * pen + 4)
+    rule[0] = False                                                               # the background
+    if not rule.any(): return ink
+    on = rule[labels] & (mask > 0)
+    k = int(np.ceil(max(1.0, thick[rule].max()))) + 3
+    crossing = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((k, 1), np.uint8)) > 0   # strokes that run through the rule
+    gone = (cv2.dilate((on & ~crossing).astype(np.uint8), np.ones((3, 1), np.uint8)) > 0) & ~crossing   # with its soft edges
+    out = np.where(gone, 0, ink).astype(np.float32)
+    return out if (out > threshold).any() else ink
+
 # %% ../nbs/34_preprocess.ipynb #c88e7487
 LINE_HEIGHT = 64                                       # the shipped line model's input height
 LINE_CORE_FRACTION, LINE_CORE_CENTRE_FRACTION = 6.7 / 28, 13.5 / 28  # the core's height and centre, fractions of the height
 LINE_CORE_HEIGHT = LINE_CORE_FRACTION * LINE_HEIGHT
 LINE_MARGIN, LINE_STROKE, LINE_STROKE_FRACTION = 4, 2.2, 0.17  # margin columns; least pen width (pixels, fraction of the core)
 LINE_SLANT_CORE = 12                                   # the slant is estimated on a copy whose core is this many rows
-LINE_PREPROCESS_VERSION = 4                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled); in cached datasets' names
+LINE_PREPROCESS_VERSION = 5                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled; 5: rules out); in cached datasets' names
 
 def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarray, float, float]:
-    "A line's ink, white on black, cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."
-    ink = ink_on_black(load_image(image), invert)
+    "A line's ink, white on black, without rules (`remove_rules`), cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."
+    ink = remove_rules(ink_on_black(load_image(image), invert))
     t, b, l, r = ink_box(ink)
     crop = ink[t:b, l:r]
     if level: crop = untilt(crop, estimate_tilt(crop))

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.signal import find_peaks
 
-from .preprocess import BlankImageError, ink_on_black, load_image
+from .preprocess import BlankImageError, ink_on_black, load_image, remove_rules
 from .util import moved_names
 
 __getattr__ = moved_names(__name__, {'render_page': 'hwr.data.ink'})   # it lived here before; it draws, so it went to the data
@@ -88,6 +88,7 @@ def segment_lines(image, # a page or paragraph: path, PIL image or array, any po
                  ) -> list[PageLine]: # top to bottom
     "The lines of handwriting on a page, in reading order, each with its crop and box."
     ink = ink_on_black(load_image(image), invert)
+    ink = remove_rules(remove_rules(ink, threshold).T, threshold).T   # ruled paper's lines across, a margin line down (`remove_rules`)
     mask = ink > threshold
     if not mask.any(): raise BlankImageError("no ink found above the threshold: the page is blank")
     starts = run_starts(mask)                              # strokes, whatever the pen's width

@@ -1,0 +1,166 @@
+"""Pages as people capture them: the CSAFE test pages read again after the changes a scanner, a phone or the paper makes.
+
+    python bench/bench_capture.py [--pages N] [--only NAME ...] [--json OUT]
+
+Every condition is made from the first `--pages` LND test pages of the CSAFE mirror (writers outside every training
+split, 12 by default), read whole by `hwr.predict.PagePredictor`, greedy and beam + LM, and scored like
+`bench_csafe.py` (the page's lines joined by spaces against the prompt the writer copied):
+
+- **resolution**: the page scaled to a half, a third and a quarter (300 dpi scans read as 150, 100 and 75 dpi);
+- **a page put on the scanner askew**: turned 2° and -4°;
+- **compression and noise**: JPEG at quality 20; Gaussian noise (sigma 15 of 255);
+- **light and colour**: light that fades across the page to 55% (a phone photo), grey paper and weak ink (low
+  contrast), and a warm-tinted colour photo;
+- **ruled paper**: two-pixel grey rules every 90 rows; the same turned 2°; three-pixel dark rules every 85 rows;
+  the grey rules with a margin line down the left. Ruled conditions are also read with `remove_rules` switched off
+  (`rules left`), to show what taking the rules out buys.
+
+Nothing here trains or tunes on these pages.
+"""
+from __future__ import annotations
+import argparse, contextlib, datetime, io, json, os, sys, time
+from pathlib import Path
+
+os.environ.setdefault('WANDB_MODE', 'disabled')
+import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.bench_csafe import _cer, line_counts, test_pages   # noqa: E402
+from bench.bench_realink import LM_BEAM_WIDTH, LM_RUN            # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scaled(f: float):
+    return lambda im: im.resize((round(im.width * f), round(im.height * f)), Image.LANCZOS)
+
+def turned(degrees: float):
+    return lambda im: im.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=255)
+
+def jpeg(quality: int):
+    def f(im):
+        buf = io.BytesIO(); im.save(buf, 'JPEG', quality=quality)
+        return Image.open(io.BytesIO(buf.getvalue())).convert('L')
+    return f
+
+def shaded(im):
+    "Light that fades from 95% at the bottom right to 55% at the top left, on paper at 210 of 255."
+    a = np.asarray(im, np.float32) / 255
+    yy, xx = np.mgrid[0:im.height, 0:im.width]
+    light = 0.55 + 0.4 * (0.6 * xx / im.width + 0.4 * yy / im.height)
+    return Image.fromarray(np.clip(a * 210 * light, 0, 255).astype(np.uint8))
+
+def low_contrast(im):
+    "Paper at 200, the darkest ink at 110."
+    return Image.fromarray((110 + np.asarray(im, np.float32) / 255 * 90).astype(np.uint8))
+
+def noisy(im, sigma: float = 15.0, seed: int = 0):
+    a = np.asarray(im, np.float32) + np.random.default_rng(seed).normal(0, sigma, (im.height, im.width))
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+def colour_photo(im):
+    "The shaded page, tinted warm (RGB)."
+    a = np.asarray(shaded(im), np.float32)
+    return Image.fromarray(np.clip(np.stack([a, 0.95 * a, 0.85 * a], -1), 0, 255).astype(np.uint8), 'RGB')
+
+def ruled(im, every: int = 90, thick: int = 2, grey: int = 170, first: int = 0):
+    "Rules `thick` rows thick, `grey` dark, every `every` rows, across the whole page (ink stays on top)."
+    a = np.asarray(im).copy()
+    for d in range(thick): a[first + d::every] = np.minimum(a[first + d::every], grey)
+    return Image.fromarray(a)
+
+def with_margin(im, x: int = 150, grey: int = 150):
+    "A two-pixel margin line down the page at column `x`."
+    a = np.asarray(im).copy(); a[:, x:x + 2] = np.minimum(a[:, x:x + 2], grey)
+    return Image.fromarray(a)
+
+CONDITIONS = {
+    'original': lambda im: im,
+    'scale 1/2': scaled(1 / 2), 'scale 1/3': scaled(1 / 3), 'scale 1/4': scaled(1 / 4),
+    'turned 2°': turned(2), 'turned -4°': turned(-4),
+    'JPEG 20': jpeg(20), 'noise 15': noisy,
+    'shaded': shaded, 'low contrast': low_contrast, 'colour photo': colour_photo,
+    'ruled': ruled, 'ruled, turned 2°': lambda im: turned(2)(ruled(im)),
+    'ruled dark': lambda im: ruled(im, every=85, thick=3, grey=110), 'ruled with a margin line': lambda im: with_margin(ruled(im)),
+}
+RULED = [k for k in CONDITIONS if k.startswith('ruled')]
+
+
+@contextlib.contextmanager
+def rules_left():
+    "Inside: `segment_lines` and `preprocess_line` leave rules in (`remove_rules` does nothing), as before it existed."
+    import hwr.preprocess as pre, hwr.segment as seg
+    saved = pre.remove_rules, seg.remove_rules
+    pre.remove_rules = seg.remove_rules = lambda ink, *a, **k: ink
+    try: yield
+    finally: pre.remove_rules, seg.remove_rules = saved
+
+
+def read(reader, lm, images: list, truths: list[str], counted: list) -> dict:
+    "Page CER greedy and beam + LM, lines found against lines counted, seconds per page."
+    out, t = {}, time.perf_counter()
+    for name, beam, model in (('greedy', 1, None), (LM_RUN, LM_BEAM_WIDTH, lm)):
+        reader.lines.lm = model
+        texts, found = [], []
+        for im in images:
+            r = reader.predict(np.asarray(im), beam)
+            texts.append(' '.join(l['text'] for l in r['lines'])); found.append(len(r['lines']))
+        out[name] = _cer(truths, texts)
+    reader.lines.lm = None
+    out['line_count_right'] = sum(f == c for f, c in zip(found, counted))
+    out['seconds_per_page'] = (time.perf_counter() - t) / len(images) / 2
+    return out
+
+
+def evaluate(n_pages: int = 12, only: list[str] | None = None) -> dict | None:
+    pages = test_pages(n_pages)
+    if pages is None: return None
+    from hwr.lm import load_lm
+    from hwr.predict import PagePredictor
+    reader, lm = PagePredictor(), load_lm('shipped')
+    scans = [Image.open(p['path']).convert('L') for p in pages]
+    truths, counts = [p['text'] for p in pages], line_counts()
+    counted = [counts.get(p['page']) for p in pages]
+    res = {'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M'), 'pages': len(pages), 'conditions': {}}
+    for name, make in CONDITIONS.items():
+        if only and name not in only: continue
+        images = [make(im) for im in scans]
+        row = {'rules out': read(reader, lm, images, truths, counted)}
+        if name in RULED:
+            with rules_left(): row['rules left'] = read(reader, lm, images, truths, counted)
+        res['conditions'][name] = row
+        print(name, json.dumps(row), flush=True)
+    return res
+
+
+def rows(res: dict) -> list[dict]:
+    "The figures `python -m bench` prints."
+    out = []
+    for name, r in res['conditions'].items():
+        for way, m in r.items():
+            label = f"capture, {name}" + (', rules left' if way == 'rules left' else '')
+            out.append({'figure': f'{label}: page CER greedy', 'value': m['greedy'], 'unit': 'CER',
+                        'how': f"first {res['pages']} CSAFE LND pages; beam + LM {m[LM_RUN]:.3f}; line count right on "
+                               f"{m['line_count_right']}; {m['seconds_per_page']:.1f} s/page per decoder; run {res['date']} (bench/bench_capture.py)"})
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--pages', type=int, default=12, help='the first N test pages (1 to 47; default 12)')
+    ap.add_argument('--only', nargs='+', choices=list(CONDITIONS), help='these conditions only')
+    ap.add_argument('--json', help='write the raw results here')
+    a = ap.parse_args(argv)
+    if not 1 <= a.pages <= 47: ap.error(f"--pages must be from 1 to 47, got {a.pages}")
+    res = evaluate(a.pages, a.only)
+    if res is None: return 0
+    for r in rows(res): print(f"  {r['figure']:62} {r['value']:.3f} {r['unit']:4} {r['how']}")
+    if a.json:
+        tmp = Path(a.json).with_suffix('.json.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(a.json)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
