@@ -78,7 +78,7 @@ def with_margin(im, x: int = 150, grey: int = 150):
 
 CONDITIONS = {
     'original': lambda im: im,
-    'scale 1/2': scaled(1 / 2), 'scale 1/3': scaled(1 / 3), 'scale 1/4': scaled(1 / 4),
+    'half size': scaled(1 / 2), 'a third the size': scaled(1 / 3), 'a quarter the size': scaled(1 / 4),
     'turned 2°': turned(2), 'turned -4°': turned(-4),
     'JPEG 20': jpeg(20), 'noise 15': noisy,
     'shaded': shaded, 'low contrast': low_contrast, 'colour photo': colour_photo,

@@ -30,7 +30,7 @@ def test_every_condition_makes_a_readable_page():
         out = make(im)
         g = load_image(out)
         assert g.ndim == 2 and 0 <= g.min() < 0.6 < g.max() <= 1, name
-    assert capture.CONDITIONS['scale 1/2'](im).size == (450, 200)
+    assert capture.CONDITIONS['half size'](im).size == (450, 200)
     assert capture.CONDITIONS['turned 2°'](im).size[1] > im.size[1]          # expanded, not cropped
     assert capture.CONDITIONS['colour photo'](im).mode == 'RGB'
     assert np.array_equal(np.asarray(capture.CONDITIONS['original'](im)), np.asarray(im))
