@@ -383,18 +383,20 @@ def remove_rules(ink: np.ndarray, # white-on-black float image from `ink_on_blac
                  max_tilt: float = RULE_MAX_TILT,
                 ) -> np.ndarray: # the same image with the rules' pixels set to 0 (the image itself when there are none)
     "The ink without long, straight, thin horizontal lines (ruled paper, a form's lines); strokes that cross a rule are kept."
-    mask = (ink > threshold).astype(np.uint8)
+    mask = np.ascontiguousarray(ink > threshold, np.uint8)
     width = mask.shape[1]
-    if not mask.any(): return ink
-    pen = max(1.0, stroke_width(mask))
-    min_length = min_length or max(RULE_MIN_FRACTION * width, RULE_MIN_PENS * pen)
-    if min_length > width: return ink
-    band, seg = 3, max(8, int(min_length // 10))
+    shortest = min_length or RULE_MIN_FRACTION * width                            # the pen's share, below, only if a run is long
+    if shortest > width: return ink
+    band, seg = 3, max(8, int(shortest // 10))
     runs = cv2.dilate(mask, np.ones((band, 1), np.uint8))                       # a row up and down: a tilted rule keeps long runs
     runs = cv2.morphologyEx(runs, cv2.MORPH_OPEN, np.ones((1, seg), np.uint8))   # only horizontal runs at least seg long
+    if not runs.any(): return ink                                               # most images: no run that long, nothing more to do
     runs = cv2.morphologyEx(runs, cv2.MORPH_CLOSE, np.ones((1, seg), np.uint8))  # the pieces of one rule joined
     n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    if not (w[1:] >= shortest).any(): return ink
+    pen = max(1.0, stroke_width(mask))
+    min_length = min_length or max(shortest, RULE_MIN_PENS * pen)
     thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(w, 1) - (band - 1)          # mean rows across, less the thickening
     rule = (w >= min_length) & (h <= max_tilt * w + 2 * band + 2 * np.maximum(thick, 1)) & (thick <= 3 * pen + 4)
     rule[0] = False                                                               # the background
