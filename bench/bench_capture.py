@@ -13,7 +13,10 @@ split, 12 by default), read whole by `hwr.predict.PagePredictor`, greedy and bea
   contrast), and a warm-tinted colour photo;
 - **ruled paper**: two-pixel grey rules every 90 rows; the same turned 2°; three-pixel dark rules every 85 rows;
   the grey rules with a margin line down the left. Ruled conditions are also read with `remove_rules` switched off
-  (`rules left`), to show what taking the rules out buys.
+  (`rules left`), to show what taking the rules out buys;
+- **a page photographed on a table**: a dark frame (60 of 255) 150 pixels wide all round; the page turned 3° on
+  it (the table in the corners); the table along the left side only. These are also read with `fill_surroundings`
+  switched off (`surroundings left`).
 
 Nothing here trains or tunes on these pages.
 """
@@ -71,6 +74,14 @@ def ruled(im, every: int = 90, thick: int = 2, grey: int = 170, first: int = 0):
     for d in range(thick): a[first + d::every] = np.minimum(a[first + d::every], grey)
     return Image.fromarray(a)
 
+def on_a_table(im, pad: int = 150, grey: int = 60, sides: str = 'all'):
+    "The page on a dark table: `pad` pixels of `grey` all round, or along the left side only (`sides='left'`)."
+    a = np.asarray(im)
+    top, left = (pad, pad) if sides == 'all' else (0, pad)
+    out = np.full((a.shape[0] + 2 * top, a.shape[1] + (2 * pad if sides == 'all' else pad)), grey, np.uint8)
+    out[top:top + a.shape[0], left:left + a.shape[1]] = a
+    return Image.fromarray(out)
+
 def with_margin(im, x: int = 150, grey: int = 150):
     "A two-pixel margin line down the page at column `x`."
     a = np.asarray(im).copy(); a[:, x:x + 2] = np.minimum(a[:, x:x + 2], grey)
@@ -84,8 +95,11 @@ CONDITIONS = {
     'shaded': shaded, 'low contrast': low_contrast, 'colour photo': colour_photo,
     'ruled': ruled, 'ruled, turned 2°': lambda im: turned(2)(ruled(im)),
     'ruled dark': lambda im: ruled(im, every=85, thick=3, grey=110), 'ruled with a margin line': lambda im: with_margin(ruled(im)),
+    'on a table': on_a_table, 'on a table, turned 3°': lambda im: im.rotate(3, resample=Image.BICUBIC, expand=True, fillcolor=60),
+    'table along one side': lambda im: on_a_table(im, pad=200, grey=50, sides='left'),
 }
 RULED = [k for k in CONDITIONS if k.startswith('ruled')]
+TABLE = [k for k in CONDITIONS if 'table' in k]
 
 
 @contextlib.contextmanager
@@ -98,17 +112,31 @@ def rules_left():
     finally: pre.remove_rules, seg.remove_rules = saved
 
 
+@contextlib.contextmanager
+def surroundings_left():
+    "Inside: `ink_on_black` leaves dark surroundings as they are (`fill_surroundings` does nothing), as before it existed."
+    import hwr.preprocess as pre
+    saved = pre.fill_surroundings
+    pre.fill_surroundings = lambda gray, *a, **k: gray
+    try: yield
+    finally: pre.fill_surroundings = saved
+
+
 def read(reader, lm, images: list, truths: list[str], counted: list) -> dict:
     "Page CER greedy and beam + LM, lines found against lines counted, seconds per page."
     out, t = {}, time.perf_counter()
     for name, beam, model in (('greedy', 1, None), (LM_RUN, LM_BEAM_WIDTH, lm)):
         reader.lines.lm = model
-        texts, found = [], []
+        texts, found, failed = [], [], 0
         for im in images:
-            r = reader.predict(np.asarray(im), beam)
+            try: r = reader.predict(np.asarray(im), beam)
+            except ValueError as e:                             # e.g. BlankImageError: the page refused, read as nothing
+                r, failed = {'lines': []}, failed + 1
+                out.setdefault('error', f"{type(e).__name__}: {str(e)[:200]}")
             texts.append(' '.join(l['text'] for l in r['lines'])); found.append(len(r['lines']))
         out[name] = _cer(truths, texts)
     reader.lines.lm = None
+    out['pages_refused'] = failed
     out['line_count_right'] = sum(f == c for f, c in zip(found, counted))
     out['seconds_per_page'] = (time.perf_counter() - t) / len(images) / 2
     return out
@@ -130,6 +158,8 @@ def evaluate(n_pages: int = 12, only: list[str] | None = None) -> dict | None:
         row = {'rules out': read(reader, lm, images, truths, counted)}
         if name in RULED:
             with rules_left(): row['rules left'] = read(reader, lm, images, truths, counted)
+        if name in TABLE:
+            with surroundings_left(): row['surroundings left'] = read(reader, lm, images, truths, counted)
         res['conditions'][name] = row
         print(name, json.dumps(row), flush=True)
     return res
@@ -140,10 +170,11 @@ def rows(res: dict) -> list[dict]:
     out = []
     for name, r in res['conditions'].items():
         for way, m in r.items():
-            label = f"capture, {name}" + (', rules left' if way == 'rules left' else '')
+            label = f"capture, {name}" + ('' if way == 'rules out' else f', {way}')
             out.append({'figure': f'{label}: page CER greedy', 'value': m['greedy'], 'unit': 'CER',
                         'how': f"first {res['pages']} CSAFE LND pages; beam + LM {m[LM_RUN]:.3f}; line count right on "
-                               f"{m['line_count_right']}; {m['seconds_per_page']:.1f} s/page per decoder; run {res['date']} (bench/bench_capture.py)"})
+                               f"{m['line_count_right']}" + (f"; {m['pages_refused']} pages refused ({m['error']})" if m.get('pages_refused') else '')
+                               + f"; {m['seconds_per_page']:.1f} s/page per decoder; run {res['date']} (bench/bench_capture.py)"})
     return out
 
 

@@ -19,9 +19,9 @@ __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_S
            'LINE_MIN_TILT_LENGTH', 'RULE_MIN_FRACTION', 'RULE_MIN_PENS', 'RULE_MAX_TILT', 'LINE_HEIGHT',
            'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
            'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image',
-           'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character',
-           'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'remove_rules', 'line_slant',
-           'preprocess_line']
+           'fill_surroundings', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame',
+           'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'remove_rules',
+           'line_slant', 'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -136,6 +136,45 @@ def _paper(x: np.ndarray) -> np.ndarray:
     rows, cols = coef[0] + coef[1] * np.arange(H) / H, coef[2] * np.arange(W) / W
     return rows.astype(np.float32)[:, None] + cols.astype(np.float32)[None, :]   # a plane: a row term plus a column term
 
+def _median_run(mask: np.ndarray) -> float:
+    "Median length of the horizontal runs of True in a 2-D mask that touch neither side (not a frame's): for writing, about the pen's width."
+    edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+    inside = (starts > 0) & (ends < mask.shape[1])
+    return float(np.median(ends[inside] - starts[inside])) if inside.any() else 0.0
+
+def fill_surroundings(gray: np.ndarray, # float (H, W) in [0, 1], dark ink on light paper
+                      min_area: float = 0.02, # least share of the image a dark area must cover
+                     ) -> np.ndarray: # the same image with its dark surroundings at the paper's level (the image itself when there are none)
+    "Fill solid dark areas along the image's sides or in its corners (a table around a photographed page, a scanner's dark edge) with the paper's level."
+    g = np.asarray(gray, np.float32)
+    h, w = g.shape
+    k = max(1, int(np.ceil(max(h, w) / 800)))                                # measured on a copy at most 800 pixels across
+    small = cv2.resize(g, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA) if k > 1 else g
+    _, light = cv2.threshold(np.clip(small * 255, 0, 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = 1 - light
+    pen = _median_run(dark > 0)
+    if pen == 0: return gray                                                 # no writing to tell a frame from
+    kernel = np.ones((max(5, int(4 * pen) + 1),) * 2, np.uint8)              # four pen widths: any stroke is thinner
+    if cv2.morphologyEx(light, cv2.MORPH_OPEN, kernel).mean() < 0.1: return gray   # no light paper: light ink on a dark ground
+    solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, kernel)                   # solid dark areas only
+    if not solid.any(): return gray
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    sh, sw = dark.shape
+    x, y, ww, hh, area = (stats[:, i] for i in range(5))
+    top_or_bottom, left_or_right = (y == 0) | (y + hh == sh), (x == 0) | (x + ww == sw)
+    along = np.maximum(np.where(top_or_bottom, ww / sw, 0), np.where(left_or_right, hh / sh, 0))   # share of a side it lies along
+    corner = ((x == 0).astype(int) + (y == 0) + (x + ww == sw) + (y + hh == sh)) >= 2
+    frame = ((along >= 0.5) | corner) & (area >= min_area * sh * sw)
+    frame[0] = False                                                         # the light part
+    if not frame.any(): return gray
+    _, whole = cv2.connectedComponents(dark, connectivity=8)                 # each solid area with the thinner dark parts it joins
+    m = np.isin(whole, np.unique(whole[frame[labels]])).astype(np.uint8)
+    m = cv2.dilate(m, np.ones((5, 5), np.uint8))                              # and the page's shaded edge
+    m = (cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) if k > 1 else m) > 0
+    out = g.copy(); out[m] = float(np.median(g[~m])) if (~m).any() else 1.0
+    return out
+
 def ink_on_black(gray: np.ndarray, # float (H, W) in [0, 1], e.g. from `load_image`
                  invert: bool | None = None, # True: dark ink on light paper; None: decide from the border
                  min_contrast: float = 0.1, # weakest ink (above the paper) that counts as writing
@@ -143,6 +182,7 @@ def ink_on_black(gray: np.ndarray, # float (H, W) in [0, 1], e.g. from `load_ima
                 ) -> np.ndarray: # float32 (H, W): paper 0, strongest ink 1
     "The image as white ink on a black background of exactly 0; raises `BlankImageError` when there is no ink."
     g = np.asarray(gray, np.float32)
+    if invert is not False: g = fill_surroundings(g)                         # dark ink on light paper, perhaps on a table
     if invert is None: invert = float(np.median(_border(g))) > (float(g.min()) + float(g.max())) / 2
     x = 1 - g if invert else g
     x = x - _paper(x)

@@ -74,3 +74,29 @@ def test_page_count_is_bounded():
         capture.main(['--pages', '0'])
     with pytest.raises(SystemExit):
         capture.main(['--pages', '48'])
+
+
+def test_the_table_conditions_and_their_switch():
+    import hwr.preprocess as pre
+    im = page()
+    framed = np.asarray(capture.CONDITIONS['on a table'](im))
+    assert framed.shape == (700, 1200) and (framed[:150] == 60).all() and np.array_equal(framed[150:550, 150:1050], np.asarray(im))
+    side = np.asarray(capture.CONDITIONS['table along one side'](im))
+    assert side.shape == (400, 1100) and (side[:, :200] == 50).all()
+    assert set(capture.TABLE) == {'on a table', 'on a table, turned 3°', 'table along one side'}
+    g = framed.astype(np.float32) / 255
+    assert (pre.fill_surroundings(g)[:150] > 0.9).all()                    # filled with the paper's level
+    with capture.surroundings_left():
+        assert pre.fill_surroundings(g) is g
+    assert (pre.fill_surroundings(g)[:150] > 0.9).all()                    # and back
+
+
+def test_a_refused_page_reads_as_nothing():
+    class Reader:
+        class lines: lm = None
+        def predict(self, image, beam):
+            if image.mean() < 100: raise pre_blank("no ink found: the image is blank")
+            return {'lines': [{'text': 'ab'}]}
+    from hwr.preprocess import BlankImageError as pre_blank
+    out = capture.read(Reader(), None, [np.full((4, 4), 255), np.zeros((4, 4))], ['ab', 'cd'], [1, 1])
+    assert out['pages_refused'] == 1 and out['greedy'] == 0.5 and out['line_count_right'] == 1 and 'blank' in out['error']
