@@ -16,7 +16,12 @@ split, 12 by default), read whole by `hwr.predict.PagePredictor`, greedy and bea
   (`rules left`), to show what taking the rules out buys;
 - **a page photographed on a table**: a dark frame (60 of 255) 150 pixels wide all round; the page turned 3° on
   it (the table in the corners); the table along the left side only. These are also read with `fill_surroundings`
-  switched off (`surroundings left`).
+  switched off (`surroundings left`);
+- **a page that does not lie flat**: rows displaced by up to 40 and 80 pixels, most in the middle of the page
+  (a sine across its width, as a curled page photographed from above). These, and the page as scanned, are also
+  read with `LINE_UNBEND` on (`unbent`: each line's bend undone, `estimate_bend`, `unbend`).
+
+`--only NAME ...` with `--json` keeps the other conditions already recorded in the file.
 
 Nothing here trains or tunes on these pages.
 """
@@ -82,6 +87,15 @@ def on_a_table(im, pad: int = 150, grey: int = 60, sides: str = 'all'):
     out[top:top + a.shape[0], left:left + a.shape[1]] = a
     return Image.fromarray(out)
 
+def curled(amp: float):
+    "Each column moved up by `amp` × sin(pi x / width) rows: the page bowed, most in the middle."
+    def f(im):
+        import cv2
+        a = np.asarray(im).astype(np.float32)
+        xx, yy = np.meshgrid(np.arange(a.shape[1], dtype=np.float32), np.arange(a.shape[0], dtype=np.float32))
+        return Image.fromarray(cv2.remap(a, xx, yy + amp * np.sin(np.pi * xx / a.shape[1]), cv2.INTER_LINEAR, borderValue=255).astype(np.uint8))
+    return f
+
 def with_margin(im, x: int = 150, grey: int = 150):
     "A two-pixel margin line down the page at column `x`."
     a = np.asarray(im).copy(); a[:, x:x + 2] = np.minimum(a[:, x:x + 2], grey)
@@ -97,9 +111,11 @@ CONDITIONS = {
     'ruled dark': lambda im: ruled(im, every=85, thick=3, grey=110), 'ruled with a margin line': lambda im: with_margin(ruled(im)),
     'on a table': on_a_table, 'on a table, turned 3°': lambda im: im.rotate(3, resample=Image.BICUBIC, expand=True, fillcolor=60),
     'table along one side': lambda im: on_a_table(im, pad=200, grey=50, sides='left'),
+    'curled 40 px': curled(40), 'curled 80 px': curled(80),
 }
 RULED = [k for k in CONDITIONS if k.startswith('ruled')]
 TABLE = [k for k in CONDITIONS if 'table' in k]
+UNBENT = ['original'] + [k for k in CONDITIONS if k.startswith('curled')]
 
 
 @contextlib.contextmanager
@@ -110,6 +126,15 @@ def rules_left():
     pre.remove_rules = seg.remove_rules = lambda ink, *a, **k: ink
     try: yield
     finally: pre.remove_rules, seg.remove_rules = saved
+
+
+@contextlib.contextmanager
+def unbending():
+    "Inside: `preprocess_line` undoes each line's bend (`LINE_UNBEND` on)."
+    import hwr.preprocess as pre
+    saved, pre.LINE_UNBEND = pre.LINE_UNBEND, True
+    try: yield
+    finally: pre.LINE_UNBEND = saved
 
 
 @contextlib.contextmanager
@@ -160,6 +185,8 @@ def evaluate(n_pages: int = 12, only: list[str] | None = None) -> dict | None:
             with rules_left(): row['rules left'] = read(reader, lm, images, truths, counted)
         if name in TABLE:
             with surroundings_left(): row['surroundings left'] = read(reader, lm, images, truths, counted)
+        if name in UNBENT:
+            with unbending(): row['unbent'] = read(reader, lm, images, truths, counted)
         res['conditions'][name] = row
         print(name, json.dumps(row), flush=True)
     return res
@@ -174,7 +201,7 @@ def rows(res: dict) -> list[dict]:
             out.append({'figure': f'{label}: page CER greedy', 'value': m['greedy'], 'unit': 'CER',
                         'how': f"first {res['pages']} CSAFE LND pages; beam + LM {m[LM_RUN]:.3f}; line count right on "
                                f"{m['line_count_right']}" + (f"; {m['pages_refused']} pages refused ({m['error']})" if m.get('pages_refused') else '')
-                               + f"; {m['seconds_per_page']:.1f} s/page per decoder; run {res['date']} (bench/bench_capture.py)"})
+                               + f"; {m['seconds_per_page']:.1f} s/page per decoder; run {res.get('dates', {}).get(name, res['date'])} (bench/bench_capture.py)"})
     return out
 
 
@@ -189,6 +216,10 @@ def main(argv=None):
     if res is None: return 0
     for r in rows(res): print(f"  {r['figure']:62} {r['value']:.3f} {r['unit']:4} {r['how']}")
     if a.json:
+        if a.only and Path(a.json).is_file():                  # the other conditions stay as recorded
+            old = json.loads(Path(a.json).read_text())
+            res['conditions'] = {**old.get('conditions', {}), **res['conditions']}
+            res['dates'] = {**old.get('dates', {name: old['date'] for name in old.get('conditions', {})}), **dict.fromkeys(a.only, res['date'])}
         tmp = Path(a.json).with_suffix('.json.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(a.json)
     return 0
 

@@ -16,12 +16,12 @@ from .util import ImageFileError, open_image
 
 # %% auto #0
 __all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_MAX_TILT',
-           'LINE_MIN_TILT_LENGTH', 'RULE_MIN_FRACTION', 'RULE_MIN_PENS', 'RULE_MAX_TILT', 'LINE_HEIGHT',
-           'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE',
-           'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image',
-           'fill_surroundings', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken', 'emnist_frame',
-           'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt', 'remove_rules',
-           'line_slant', 'preprocess_line']
+           'LINE_MIN_TILT_LENGTH', 'LINE_MIN_BEND', 'LINE_UNBEND', 'RULE_MIN_FRACTION', 'RULE_MIN_PENS',
+           'RULE_MAX_TILT', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT',
+           'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION',
+           'BlankImageError', 'load_image', 'fill_surroundings', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken',
+           'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt',
+           'estimate_bend', 'unbend', 'remove_rules', 'line_slant', 'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -397,13 +397,10 @@ def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of w
     a = np.polyfit(xs[near], ys[near], 1, w=wt[near])[0]
     return float(np.clip(a, -max_tilt, max_tilt))
 
-def untilt(ink: np.ndarray, # white-on-black float image of writing
-           tilt: float, # rows per column, from `estimate_tilt`
-          ) -> np.ndarray: # the writing level, cut to its ink
-    "Move each column up or down so writing with this tilt runs level (a vertical shear about the middle column)."
-    if tilt == 0: return ink
+def _shift_columns(ink: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    "Move each column up by `shift` rows (one resampling, linear between rows), cut to the ink."
     h, w = ink.shape
-    shift = (tilt * (np.arange(w) - w / 2)).astype(np.float32)      # rows each column moves up
+    shift = np.asarray(shift, np.float32)
     pad = int(np.ceil(np.abs(shift).max())) + 1
     src = np.pad(ink.astype(np.float32), ((pad, pad), (0, 0)))
     map_x = np.broadcast_to(np.arange(w, dtype=np.float32), src.shape).copy()
@@ -411,6 +408,45 @@ def untilt(ink: np.ndarray, # white-on-black float image of writing
     out = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     t, b, l, r = ink_box(out)
     return np.clip(out[t:b, l:r], 0, 1)
+
+def untilt(ink: np.ndarray, # white-on-black float image of writing
+           tilt: float, # rows per column, from `estimate_tilt`
+          ) -> np.ndarray: # the writing level, cut to its ink
+    "Move each column up or down so writing with this tilt runs level (a vertical shear about the middle column)."
+    if tilt == 0: return ink
+    return _shift_columns(ink, tilt * (np.arange(ink.shape[1]) - ink.shape[1] / 2))   # rows each column moves up
+
+# %% ../nbs/34_preprocess.ipynb #df5cfab5
+LINE_MIN_BEND = 0.5                                    # the least bend worth undoing: letter heights from the middle of a line to its ends
+LINE_UNBEND = False                                    # `preprocess_line` unbends lines (`estimate_bend`, `unbend`) when True
+
+def estimate_bend(ink: np.ndarray, # white-on-black float image of one levelled line of writing
+                  min_length: float = LINE_MIN_TILT_LENGTH, # lines shorter than this many letter heights get None
+                  min_bend: float = LINE_MIN_BEND, # bends under this many letter heights get None
+                 ) -> np.ndarray | None: # rows each column sits below the middle column, or None
+    "The curve of a line: a parabola through the centre row of the ink in each column (fitted twice), as each column's rows below the middle one's."
+    h, w = ink.shape
+    mass = ink.sum(0, dtype=np.float64)
+    ok = mass > 0.02 * max(float(mass.max()), 1e-9)
+    letter = _letter_height(ink)
+    if ok.sum() < 8 or w < min_length * letter: return None
+    xs = np.flatnonzero(ok)
+    u = (xs - w / 2) / (w / 2)                                             # -1 at the left end, 1 at the right
+    ys = (ink[:, ok] * np.arange(h)[:, None]).sum(0) / mass[ok]
+    wt = np.sqrt(mass[ok])
+    c = np.polyfit(u, ys, 2, w=wt)
+    off = np.abs(ys - np.polyval(c, u))
+    near = off <= np.quantile(off, 0.8)                   # again without the columns farthest off
+    c = np.polyfit(u[near], ys[near], 2, w=wt[near])
+    if abs(c[0]) < min_bend * letter: return None                         # c[0]: the rise from the middle to either end
+    every = (np.arange(w) - w / 2) / (w / 2)
+    return (np.polyval(c, every) - np.polyval(c, 0)).astype(np.float32)
+
+def unbend(ink: np.ndarray, # white-on-black float image of writing
+           bend: np.ndarray | None, # rows per column, from `estimate_bend`
+          ) -> np.ndarray: # the writing straight, cut to its ink
+    "Move each column up or down by its bend, so a curved line runs straight."
+    return ink if bend is None else _shift_columns(ink, bend)
 
 # %% ../nbs/34_preprocess.ipynb #f3d1cf16
 RULE_MIN_FRACTION = 0.3                                # a rule is at least this fraction of the image's width long...
@@ -462,6 +498,7 @@ def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarra
     t, b, l, r = ink_box(ink)
     crop = ink[t:b, l:r]
     if level: crop = untilt(crop, estimate_tilt(crop))
+    if level and LINE_UNBEND: crop = unbend(crop, estimate_bend(crop))
     return (crop, *ink_core(crop))
 
 def _slant_of(crop: np.ndarray, core: float) -> float:

@@ -100,3 +100,27 @@ def test_a_refused_page_reads_as_nothing():
     from hwr.preprocess import BlankImageError as pre_blank
     out = capture.read(Reader(), None, [np.full((4, 4), 255), np.zeros((4, 4))], ['ab', 'cd'], [1, 1])
     assert out['pages_refused'] == 1 and out['greedy'] == 0.5 and out['line_count_right'] == 1 and 'blank' in out['error']
+
+
+def test_curled_pages_and_unbending():
+    import hwr.preprocess as pre
+    a = np.asarray(page())
+    bowed = np.asarray(capture.CONDITIONS['curled 40 px'](page()))
+    assert bowed.shape == a.shape and np.array_equal(bowed[:, 0], a[:, 0])          # the left edge stays
+    rows = lambda img: np.flatnonzero((img[:, 450] < 128))
+    assert abs(rows(a).min() - rows(bowed).min() - 40) <= 2                          # the middle moves up 40 rows
+    assert set(capture.UNBENT) == {'original', 'curled 40 px', 'curled 80 px'}
+    with capture.unbending():
+        assert pre.LINE_UNBEND is True
+    assert pre.LINE_UNBEND is False
+
+
+def test_only_keeps_what_is_recorded(tmp_path, monkeypatch):
+    run = {'greedy': 0.2, capture.LM_RUN: 0.1, 'line_count_right': 12, 'seconds_per_page': 1.0, 'pages_refused': 0}
+    f = tmp_path/'capture.json'
+    f.write_text('{"date": "2026-12-07 20:00", "pages": 12, "conditions": {"ruled": {"rules out": {"greedy": 0.3}}}}')
+    monkeypatch.setattr(capture, 'evaluate', lambda n, only: {'date': '2026-12-07 22:00', 'pages': 12, 'conditions': {'shaded': {'rules out': run}}})
+    capture.main(['--only', 'shaded', '--json', str(f)])
+    import json
+    rec = json.loads(f.read_text())
+    assert set(rec['conditions']) == {'ruled', 'shaded'} and rec['dates'] == {'ruled': '2026-12-07 20:00', 'shaded': '2026-12-07 22:00'}
