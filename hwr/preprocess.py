@@ -167,6 +167,14 @@ def fill_surroundings(gray: np.ndarray, # float (H, W) in [0, 1], dark ink on li
     corner = ((x == 0).astype(int) + (y == 0) + (x + ww == sw) + (y + hh == sh)) >= 2
     frame = ((along >= 0.5) | corner) & (area >= min_area * sh * sw)
     frame[0] = False                                                         # the light part
+    if frame.any():                                                          # a page's edge is a step; shade fades
+        gy, gx = np.gradient(cv2.GaussianBlur(small, (0, 0), 1.0))
+        steep = np.hypot(gx, gy)
+        for i in np.flatnonzero(frame):
+            area_i = (labels == i).astype(np.uint8)
+            edge = (area_i - cv2.erode(area_i, np.ones((3, 3), np.uint8))).astype(bool)
+            edge[[0, -1]] = False; edge[:, [0, -1]] = False                  # its own side of the image is no edge
+            if edge.any() and float(np.median(steep[edge])) < 0.03: frame[i] = False
     if not frame.any(): return gray
     _, whole = cv2.connectedComponents(dark, connectivity=8)                 # each solid area with the thinner dark parts it joins
     m = np.isin(whole, np.unique(whole[frame[labels]])).astype(np.uint8)
