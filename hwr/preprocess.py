@@ -15,13 +15,13 @@ from scipy import ndimage as ndi
 from .util import ImageFileError, open_image
 
 # %% auto #0
-__all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS', 'LINE_MAX_TILT',
-           'LINE_MIN_TILT_LENGTH', 'LINE_MIN_BEND', 'LINE_UNBEND', 'RULE_MIN_FRACTION', 'RULE_MIN_PENS',
-           'RULE_MAX_TILT', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION', 'LINE_CORE_HEIGHT',
-           'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE', 'LINE_PREPROCESS_VERSION',
-           'BlankImageError', 'load_image', 'fill_surroundings', 'ink_on_black', 'ink_box', 'stroke_width', 'thicken',
-           'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core', 'estimate_tilt', 'untilt',
-           'estimate_bend', 'unbend', 'remove_rules', 'line_slant', 'preprocess_line']
+__all__ = ['MAX_IMAGE_PIXELS', 'READ_MAX_SIDE', 'FRAME_MIN_SIDE', 'CHAR_SIZE', 'CHAR_PAD', 'CHAR_STROKE', 'SHEARS',
+           'LINE_MAX_TILT', 'LINE_MIN_TILT_LENGTH', 'LINE_MIN_BEND', 'LINE_UNBEND', 'RULE_MIN_FRACTION',
+           'RULE_MIN_PENS', 'RULE_MAX_TILT', 'LINE_HEIGHT', 'LINE_CORE_FRACTION', 'LINE_CORE_CENTRE_FRACTION',
+           'LINE_CORE_HEIGHT', 'LINE_MARGIN', 'LINE_STROKE', 'LINE_STROKE_FRACTION', 'LINE_SLANT_CORE',
+           'LINE_PREPROCESS_VERSION', 'BlankImageError', 'load_image', 'fill_surroundings', 'ink_on_black', 'ink_box',
+           'stroke_width', 'thicken', 'emnist_frame', 'preprocess_character', 'estimate_slant', 'deslant', 'ink_core',
+           'estimate_tilt', 'untilt', 'estimate_bend', 'unbend', 'remove_rules', 'line_slant', 'preprocess_line']
 
 # %% ../nbs/34_preprocess.ipynb #c5dab50b
 class BlankImageError(ValueError):
@@ -143,12 +143,15 @@ def _median_run(mask: np.ndarray) -> float:
     inside = (starts > 0) & (ends < mask.shape[1])
     return float(np.median(ends[inside] - starts[inside])) if inside.any() else 0.0
 
+FRAME_MIN_SIDE = 64                                     # images smaller than this either way are left as they are
+
 def fill_surroundings(gray: np.ndarray, # float (H, W) in [0, 1], dark ink on light paper
                       min_area: float = 0.02, # least share of the image a dark area must cover
                      ) -> np.ndarray: # the same image with its dark surroundings at the paper's level (the image itself when there are none)
     "Fill solid dark areas along the image's sides or in its corners (a table around a photographed page, a scanner's dark edge) with the paper's level."
     g = np.asarray(gray, np.float32)
     h, w = g.shape
+    if min(h, w) < FRAME_MIN_SIDE: return gray                               # a character: too small to hold a page and its surroundings
     k = max(1, int(np.ceil(max(h, w) / 800)))                                # measured on a copy at most 800 pixels across
     small = cv2.resize(g, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA) if k > 1 else g
     _, light = cv2.threshold(np.clip(small * 255, 0, 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -156,7 +159,8 @@ def fill_surroundings(gray: np.ndarray, # float (H, W) in [0, 1], dark ink on li
     pen = _median_run(dark > 0)
     if pen == 0: return gray                                                 # no writing to tell a frame from
     kernel = np.ones((max(5, int(4 * pen) + 1),) * 2, np.uint8)              # four pen widths: any stroke is thinner
-    if cv2.morphologyEx(light, cv2.MORPH_OPEN, kernel).mean() < 0.1: return gray   # no light paper: light ink on a dark ground
+    paper = cv2.morphologyEx(light, cv2.MORPH_OPEN, kernel)
+    if paper.mean() < 0.1 or paper.sum() < 0.8 * light.sum(): return gray   # light strokes, not light paper: light ink on a dark ground
     solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, kernel)                   # solid dark areas only
     if not solid.any(): return gray
     n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
