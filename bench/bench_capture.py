@@ -4,7 +4,8 @@
 
 Every condition is made from the first `--pages` LND test pages of the CSAFE mirror (writers outside every training
 split, 12 by default), read whole by `hwr.predict.PagePredictor`, greedy and beam + LM, and scored like
-`bench_csafe.py` (the page's lines joined by spaces against the prompt the writer copied):
+`bench_csafe.py` (the page's lines joined by spaces against the prompt the writer copied), as hwr reads today
+(`hwr` in the record) and, for some conditions, with one of its steps switched off or on:
 
 - **resolution**: the page scaled to a half, a third and a quarter (300 dpi scans read as 150, 100 and 75 dpi);
 - **a page put on the scanner askew**: turned 2° and -4°;
@@ -180,7 +181,7 @@ def evaluate(n_pages: int = 12, only: list[str] | None = None) -> dict | None:
     for name, make in CONDITIONS.items():
         if only and name not in only: continue
         images = [make(im) for im in scans]
-        row = {'rules out': read(reader, lm, images, truths, counted)}
+        row = {'hwr': read(reader, lm, images, truths, counted)}
         if name in RULED:
             with rules_left(): row['rules left'] = read(reader, lm, images, truths, counted)
         if name in TABLE:
@@ -197,7 +198,7 @@ def rows(res: dict) -> list[dict]:
     out = []
     for name, r in res['conditions'].items():
         for way, m in r.items():
-            label = f"capture, {name}" + ('' if way == 'rules out' else f', {way}')
+            label = f"capture, {name}" + ('' if way == 'hwr' else f', {way}')
             out.append({'figure': f'{label}: page CER greedy', 'value': m['greedy'], 'unit': 'CER',
                         'how': f"first {res['pages']} CSAFE LND pages; beam + LM {m[LM_RUN]:.3f}; line count right on "
                                f"{m['line_count_right']}" + (f"; {m['pages_refused']} pages refused ({m['error']})" if m.get('pages_refused') else '')

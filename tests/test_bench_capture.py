@@ -62,7 +62,7 @@ def test_rules_left_switches_the_removal_off_and_back_on():
 def test_rows_come_from_a_record():
     run = {'greedy': 0.17, capture.LM_RUN: 0.13, 'line_count_right': 11, 'seconds_per_page': 1.2}
     res = {'date': '2026-12-07 22:00', 'pages': 12,
-           'conditions': {'original': {'rules out': run}, 'ruled': {'rules out': run, 'rules left': {**run, 'greedy': 0.42}}}}
+           'conditions': {'original': {'hwr': run}, 'ruled': {'hwr': run, 'rules left': {**run, 'greedy': 0.42}}}}
     rows = capture.rows(res)
     assert [r['figure'] for r in rows] == ['capture, original: page CER greedy', 'capture, ruled: page CER greedy',
                                            'capture, ruled, rules left: page CER greedy']
@@ -118,8 +118,8 @@ def test_curled_pages_and_unbending():
 def test_only_keeps_what_is_recorded(tmp_path, monkeypatch):
     run = {'greedy': 0.2, capture.LM_RUN: 0.1, 'line_count_right': 12, 'seconds_per_page': 1.0, 'pages_refused': 0}
     f = tmp_path/'capture.json'
-    f.write_text('{"date": "2026-12-07 20:00", "pages": 12, "conditions": {"ruled": {"rules out": {"greedy": 0.3}}}}')
-    monkeypatch.setattr(capture, 'evaluate', lambda n, only: {'date': '2026-12-07 22:00', 'pages': 12, 'conditions': {'shaded': {'rules out': run}}})
+    f.write_text('{"date": "2026-12-07 20:00", "pages": 12, "conditions": {"ruled": {"hwr": {"greedy": 0.3}}}}')
+    monkeypatch.setattr(capture, 'evaluate', lambda n, only: {'date': '2026-12-07 22:00', 'pages': 12, 'conditions': {'shaded': {'hwr': run}}})
     capture.main(['--only', 'shaded', '--json', str(f)])
     import json
     rec = json.loads(f.read_text())
