@@ -28,6 +28,7 @@ Nothing here trains or tunes on these pages.
 """
 from __future__ import annotations
 import argparse, contextlib, datetime, io, json, os, sys, time
+from unittest import mock
 from pathlib import Path
 
 os.environ.setdefault('WANDB_MODE', 'disabled')
@@ -39,14 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_csafe import _cer, line_counts, test_pages   # noqa: E402
 from bench.bench_realink import LM_BEAM_WIDTH, LM_RUN            # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def scaled(f: float):
     return lambda im: im.resize((round(im.width * f), round(im.height * f)), Image.LANCZOS)
 
-def turned(degrees: float):
-    return lambda im: im.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=255)
+def turned(degrees: float, fill: int = 255):
+    "Turned by `degrees`, the corners it uncovers `fill` (white paper; a table's grey when the photo is turned)."
+    return lambda im: im.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=fill)
 
 def jpeg(quality: int):
     def f(im):
@@ -110,7 +111,7 @@ CONDITIONS = {
     'shaded': shaded, 'low contrast': low_contrast, 'colour photo': colour_photo,
     'ruled': ruled, 'ruled, turned 2°': lambda im: turned(2)(ruled(im)),
     'ruled dark': lambda im: ruled(im, every=85, thick=3, grey=110), 'ruled with a margin line': lambda im: with_margin(ruled(im)),
-    'on a table': on_a_table, 'on a table, turned 3°': lambda im: im.rotate(3, resample=Image.BICUBIC, expand=True, fillcolor=60),
+    'on a table': on_a_table, 'on a table, turned 3°': turned(3, fill=60),
     'table along one side': lambda im: on_a_table(im, pad=200, grey=50, sides='left'),
     'curled 40 px': curled(40), 'curled 80 px': curled(80),
 }
@@ -119,33 +120,32 @@ TABLE = [k for k in CONDITIONS if 'table' in k]
 UNBENT = ['original'] + [k for k in CONDITIONS if k.startswith('curled')]
 
 
-@contextlib.contextmanager
+def _switched(*targets) -> contextlib.ExitStack:
+    "Inside: each (module, name, value) of `targets` set to its value; as it was after."
+    stack = contextlib.ExitStack()
+    for module, name, value in targets: stack.enter_context(mock.patch.object(module, name, value))
+    return stack
+
+
 def rules_left():
     "Inside: `segment_lines` and `preprocess_line` leave rules in (`remove_rules` does nothing), as before it existed."
     import hwr.preprocess as pre, hwr.segment as seg
-    saved = pre.remove_rules, seg.remove_rules
-    pre.remove_rules = seg.remove_rules = lambda ink, *a, **k: ink
-    try: yield
-    finally: pre.remove_rules, seg.remove_rules = saved
+    return _switched(*((m, 'remove_rules', _unchanged) for m in (pre, seg)))
 
 
-@contextlib.contextmanager
 def unbending():
     "Inside: `preprocess_line` undoes each line's bend (`LINE_UNBEND` on)."
     import hwr.preprocess as pre
-    saved, pre.LINE_UNBEND = pre.LINE_UNBEND, True
-    try: yield
-    finally: pre.LINE_UNBEND = saved
+    return _switched((pre, 'LINE_UNBEND', True))
 
 
-@contextlib.contextmanager
 def surroundings_left():
     "Inside: `ink_on_black` leaves dark surroundings as they are (`fill_surroundings` does nothing), as before it existed."
     import hwr.preprocess as pre
-    saved = pre.fill_surroundings
-    pre.fill_surroundings = lambda gray, *a, **k: gray
-    try: yield
-    finally: pre.fill_surroundings = saved
+    return _switched((pre, 'fill_surroundings', _unchanged))
+
+
+def _unchanged(image, *args, **kwargs): return image
 
 
 def read(reader, lm, images: list, truths: list[str], counted: list) -> dict:

@@ -391,23 +391,27 @@ def _letter_height(ink: np.ndarray) -> float:
     cores = [ink_core(ink[:, x:x + h])[0] for x in range(0, w, h) if mass[x:x + h].sum() > 0.25 * mass.sum() * min(h, w) / w]
     return float(np.median(cores)) if cores else 0.0
 
+def _centre_rows(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "The columns holding ink (over 2% of the fullest column's), the centre row of the ink in each, and a weight for each (the root of its ink)."
+    mass = ink.sum(0, dtype=np.float64)
+    ok = mass > 0.02 * max(float(mass.max()), 1e-9)
+    return np.flatnonzero(ok), (ink[:, ok] * np.arange(ink.shape[0])[:, None]).sum(0) / mass[ok], np.sqrt(mass[ok])
+
+def _fit_twice(x: np.ndarray, y: np.ndarray, wt: np.ndarray, degree: int) -> np.ndarray:
+    "A weighted polynomial fit, made again without the fifth of the points farthest from the first (descenders, capitals)."
+    c = np.polyfit(x, y, degree, w=wt)
+    off = np.abs(y - np.polyval(c, x))
+    near = off <= np.quantile(off, 0.8)
+    return np.polyfit(x[near], y[near], degree, w=wt[near])
+
 def estimate_tilt(ink: np.ndarray, # white-on-black float image of one line of writing
                   max_tilt: float = LINE_MAX_TILT, # answers are clipped to ±this
                   min_length: float = LINE_MIN_TILT_LENGTH, # lines shorter than this many letter heights get 0
                  ) -> float: # rows the writing drops per column to the right (< 0: it climbs)
     "The tilt of a line: a straight line through the centre row of the ink in each column, each weighted by its ink (fitted twice)."
-    h, w = ink.shape
-    mass = ink.sum(0, dtype=np.float64)
-    ok = mass > 0.02 * max(float(mass.max()), 1e-9)
-    if ok.sum() < 8 or w < min_length * _letter_height(ink): return 0.0   # a few words: their letters' shapes, not a tilt
-    xs = np.flatnonzero(ok)
-    ys = (ink[:, ok] * np.arange(h)[:, None]).sum(0) / mass[ok]
-    wt = np.sqrt(mass[ok])
-    a, b = np.polyfit(xs, ys, 1, w=wt)
-    off = np.abs(ys - (a * xs + b))
-    near = off <= np.quantile(off, 0.8)                   # again without the columns farthest off (descenders, capitals)
-    a = np.polyfit(xs[near], ys[near], 1, w=wt[near])[0]
-    return float(np.clip(a, -max_tilt, max_tilt))
+    xs, ys, wt = _centre_rows(ink)
+    if len(xs) < 8 or ink.shape[1] < min_length * _letter_height(ink): return 0.0   # a few words: their letters' shapes, not a tilt
+    return float(np.clip(_fit_twice(xs, ys, wt, 1)[0], -max_tilt, max_tilt))
 
 def _shift_columns(ink: np.ndarray, shift: np.ndarray) -> np.ndarray:
     "Move each column up by `shift` rows (one resampling, linear between rows), cut to the ink."
@@ -437,22 +441,13 @@ def estimate_bend(ink: np.ndarray, # white-on-black float image of one levelled 
                   min_bend: float = LINE_MIN_BEND, # bends under this many letter heights get None
                  ) -> np.ndarray | None: # rows each column sits below the middle column, or None
     "The curve of a line: a parabola through the centre row of the ink in each column (fitted twice), as each column's rows below the middle one's."
-    h, w = ink.shape
-    mass = ink.sum(0, dtype=np.float64)
-    ok = mass > 0.02 * max(float(mass.max()), 1e-9)
+    w = ink.shape[1]
+    xs, ys, wt = _centre_rows(ink)
     letter = _letter_height(ink)
-    if ok.sum() < 8 or w < min_length * letter: return None
-    xs = np.flatnonzero(ok)
-    u = (xs - w / 2) / (w / 2)                                             # -1 at the left end, 1 at the right
-    ys = (ink[:, ok] * np.arange(h)[:, None]).sum(0) / mass[ok]
-    wt = np.sqrt(mass[ok])
-    c = np.polyfit(u, ys, 2, w=wt)
-    off = np.abs(ys - np.polyval(c, u))
-    near = off <= np.quantile(off, 0.8)                   # again without the columns farthest off
-    c = np.polyfit(u[near], ys[near], 2, w=wt[near])
+    if len(xs) < 8 or w < min_length * letter: return None
+    c = _fit_twice((xs - w / 2) / (w / 2), ys, wt, 2)                     # x from -1 at the left end to 1 at the right
     if abs(c[0]) < min_bend * letter: return None                         # c[0]: the rise from the middle to either end
-    every = (np.arange(w) - w / 2) / (w / 2)
-    return (np.polyval(c, every) - np.polyval(c, 0)).astype(np.float32)
+    return (np.polyval(c, (np.arange(w) - w / 2) / (w / 2)) - np.polyval(c, 0)).astype(np.float32)
 
 def unbend(ink: np.ndarray, # white-on-black float image of writing
            bend: np.ndarray | None, # rows per column, from `estimate_bend`
