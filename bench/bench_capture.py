@@ -19,8 +19,8 @@ split, 12 by default), read whole by `hwr.predict.PagePredictor`, greedy and bea
   it (the table in the corners); the table along the left side only. These are also read with `fill_surroundings`
   switched off (`surroundings left`);
 - **a page that does not lie flat**: rows displaced by up to 40 and 80 pixels, most in the middle of the page
-  (a sine across its width, as a curled page photographed from above). These, and the page as scanned, are also
-  read with `LINE_UNBEND` on (`unbent`: each line's bend undone, `estimate_bend`, `unbend`).
+  (a sine across its width, as a curled page photographed from above). hwr undoes each line's bend (`estimate_bend`,
+  `unbend`); these, and the page as scanned, are also read with `LINE_UNBEND` off (`left bent`).
 
 `--only NAME ...` with `--json` keeps the other conditions already recorded in the file.
 
@@ -117,7 +117,7 @@ CONDITIONS = {
 }
 RULED = [k for k in CONDITIONS if k.startswith('ruled')]
 TABLE = [k for k in CONDITIONS if 'table' in k]
-UNBENT = ['original'] + [k for k in CONDITIONS if k.startswith('curled')]
+BENT = ['original'] + [k for k in CONDITIONS if k.startswith('curled')]
 
 
 def _switched(*targets) -> contextlib.ExitStack:
@@ -133,10 +133,10 @@ def rules_left():
     return _switched(*((m, 'remove_rules', _unchanged) for m in (pre, seg)))
 
 
-def unbending():
-    "Inside: `preprocess_line` undoes each line's bend (`LINE_UNBEND` on)."
+def left_bent():
+    "Inside: `preprocess_line` levels lines but leaves their bends (`LINE_UNBEND` off), as before unbending was on."
     import hwr.preprocess as pre
-    return _switched((pre, 'LINE_UNBEND', True))
+    return _switched((pre, 'LINE_UNBEND', False))
 
 
 def surroundings_left():
@@ -186,8 +186,8 @@ def evaluate(n_pages: int = 12, only: list[str] | None = None) -> dict | None:
             with rules_left(): row['rules left'] = read(reader, lm, images, truths, counted)
         if name in TABLE:
             with surroundings_left(): row['surroundings left'] = read(reader, lm, images, truths, counted)
-        if name in UNBENT:
-            with unbending(): row['unbent'] = read(reader, lm, images, truths, counted)
+        if name in BENT:
+            with left_bent(): row['left bent'] = read(reader, lm, images, truths, counted)
         res['conditions'][name] = row
         print(name, json.dumps(row), flush=True)
     return res

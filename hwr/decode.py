@@ -13,9 +13,9 @@ from .data.base import BLANK_INDEX, CHAR_TO_INDEX, MAPPING, decode
 from .metrics import cer
 
 # %% auto #0
-__all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'LM_BEAM_WIDTH', 'LM_PRUNE', 'LM_ALPHAS', 'LM_BETAS', 'check_beam_width',
-           'ctc_decode', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm', 'greedy_readings', 'char_confidences',
-           'line_confidence', 'decode_lines', 'fit_calibration', 'calibrate', 'calibration_table']
+__all__ = ['DECODE_STRATEGIES', 'MAX_BEAM_WIDTH', 'LM_BEAM_WIDTH', 'LM_PRUNE', 'LM_MAX_GROWTH', 'LM_ALPHAS', 'LM_BETAS',
+           'check_beam_width', 'ctc_decode', 'ctc_beam_search_lm', 'lm_decode', 'tune_lm', 'greedy_readings',
+           'char_confidences', 'line_confidence', 'decode_lines', 'fit_calibration', 'calibrate', 'calibration_table']
 
 # %% ../nbs/24_decode.ipynb #404efbf3
 DECODE_STRATEGIES = ('greedy', 'beam_search')
@@ -61,6 +61,7 @@ def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC netwo
                        beam_width: int = LM_BEAM_WIDTH,
                        prune: float = LM_PRUNE,
                        context: str = ' ', # text before the line, as the LM sees it (hwr's LM starts lines after a space)
+                       max_length: int | None = None, # readings longer than this are not tried (None: no bound)
                       ) -> list[tuple[str, float, float]]: # (text, log P_CTC(text), score), best first
     "The `beam_width` best readings of one line by CTC prefix beam search, each scored with `lm`."
     probs = np.asarray(probs, np.float64)
@@ -84,11 +85,13 @@ def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC netwo
             e[0] = _logadd(e[0], total + lblank)
             last = CHAR_TO_INDEX[prefix[-1]] if prefix else -1
             lmp = lm.log_probs(context + prefix) if lm is not None else None
+            full = max_length is not None and len(prefix) >= max_length
             for c in cands:
                 if c == last:
                     e[1] = _logadd(e[1], pnb + lp[c])         # the same character, still being written
                     before = pb                               # a doubled letter: only after a blank
                 else: before = total
+                if full: continue                             # at the bound: the prefix grows no more
                 new = prefix + MAPPING[c]
                 bonus = alpha * lmp[c] + beta if lmp is not None else 0.0
                 lm_part[new] = lm_part[prefix] + bonus
@@ -99,6 +102,13 @@ def ctc_beam_search_lm(probs, # (frames, classes) softmax outputs of a CTC netwo
     out = [(text, _logadd(*s) - lm_part[text], _logadd(*s)) for text, s in beams.items()]
     return sorted(out, key=lambda r: -r[2])
 
+LM_MAX_GROWTH = (1.25, 10)      # an LM reading is at most 1.25 × as long as the greedy one, plus 10 characters
+
+def _greedy_length(probs) -> int:
+    "How many characters greedy decoding reads in one line's outputs."
+    best = np.asarray(probs).argmax(-1)
+    return int(((best != BLANK_INDEX) & np.r_[True, best[1:] != best[:-1]]).sum())
+
 def lm_decode(probs, # (N, frames, classes) softmax outputs, or a list of (frames, classes) arrays
               lm=None, # a language model (see `ctc_beam_search_lm`); its `meta` may hold the alpha and beta chosen for it
               alpha: float | None = None, # default: the value stored with `lm`
@@ -106,13 +116,14 @@ def lm_decode(probs, # (N, frames, classes) softmax outputs, or a list of (frame
               beam_width: int = LM_BEAM_WIDTH,
               prune: float = LM_PRUNE,
              ) -> tuple[list[str], np.ndarray]: # texts, confidences (the CTC probability of each text)
-    "The best reading of each line by prefix beam search with `lm`, and the network's probability of it."
+    "The best reading of each line by prefix beam search with `lm` (no longer than `LM_MAX_GROWTH` allows), and the network's probability of it."
     if lm is not None:
         alpha = lm.meta.get('alpha', 0.5) if alpha is None else alpha
         beta = lm.meta.get('beta', 1.0) if beta is None else beta
     texts, conf = [], []
     for p in probs:
-        text, ctc, _ = ctc_beam_search_lm(p, lm, alpha or 0.0, beta or 0.0, beam_width, prune)[0]
+        bound = None if lm is None else math.ceil(LM_MAX_GROWTH[0] * _greedy_length(p)) + LM_MAX_GROWTH[1]
+        text, ctc, _ = ctc_beam_search_lm(p, lm, alpha or 0.0, beta or 0.0, beam_width, prune, max_length=bound)[0]
         texts.append(text); conf.append(math.exp(min(ctc, 0.0)))
     return texts, np.array(conf)
 

@@ -434,7 +434,7 @@ def untilt(ink: np.ndarray, # white-on-black float image of writing
 
 # %% ../nbs/34_preprocess.ipynb #df5cfab5
 LINE_MIN_BEND = 0.5                                    # the least bend worth undoing: letter heights from the middle of a line to its ends
-LINE_UNBEND = False                                    # `preprocess_line` unbends lines (`estimate_bend`, `unbend`) when True
+LINE_UNBEND = True                                     # `preprocess_line` unbends lines (`estimate_bend`, `unbend`) when True
 
 def estimate_bend(ink: np.ndarray, # white-on-black float image of one levelled line of writing
                   min_length: float = LINE_MIN_TILT_LENGTH, # lines shorter than this many letter heights get None
@@ -497,7 +497,7 @@ LINE_CORE_FRACTION, LINE_CORE_CENTRE_FRACTION = 6.7 / 28, 13.5 / 28  # the core'
 LINE_CORE_HEIGHT = LINE_CORE_FRACTION * LINE_HEIGHT
 LINE_MARGIN, LINE_STROKE, LINE_STROKE_FRACTION = 4, 2.2, 0.17  # margin columns; least pen width (pixels, fraction of the core)
 LINE_SLANT_CORE = 12                                   # the slant is estimated on a copy whose core is this many rows
-LINE_PREPROCESS_VERSION = 5                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled; 5: rules out); in cached datasets' names
+LINE_PREPROCESS_VERSION = 6                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled; 5: rules out; 6: unbent); in cached datasets' names
 
 def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarray, float, float]:
     "A line's ink, white on black, without rules (`remove_rules`), cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."

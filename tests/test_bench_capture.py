@@ -109,10 +109,10 @@ def test_curled_pages_and_unbending():
     assert bowed.shape == a.shape and np.array_equal(bowed[:, 0], a[:, 0])          # the left edge stays
     rows = lambda img: np.flatnonzero((img[:, 450] < 128))
     assert abs(rows(a).min() - rows(bowed).min() - 40) <= 2                          # the middle moves up 40 rows
-    assert set(capture.UNBENT) == {'original', 'curled 40 px', 'curled 80 px'}
-    with capture.unbending():
-        assert pre.LINE_UNBEND is True
-    assert pre.LINE_UNBEND is False
+    assert set(capture.BENT) == {'original', 'curled 40 px', 'curled 80 px'}
+    with capture.left_bent():
+        assert pre.LINE_UNBEND is False
+    assert pre.LINE_UNBEND is True
 
 
 def test_only_keeps_what_is_recorded(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from ..models.base import _checkpoint_state, get_model_class
 from ..models.character import merged_accuracy
 from ..networks.base import build_network
 from ..predict import CharacterPredictor, LinePredictor
+from ..preprocess import LINE_PREPROCESS_VERSION
 from .run_experiment import _start_from
 from ..registry import RETRAIN, SHIPPED, WEIGHTS_DIR, full_network_args, weights_files, weights_info
 from ..util import sha256sum, sigterm_as_interrupt
@@ -322,11 +323,11 @@ def lm_tuning_weights(out_dir: str | Path | None = None, # default: runs/lm_tuni
                       hold_out: int = LM_TUNING_PAGES,
                       resume: bool = True, # go on from a checkpoint a stopped run left
                      ) -> Path: # a .weights.h5 with its JSON
-    "The line recipe's real stage trained again from the shipped first stage without the last `hold_out` CSAFE training pages: a line model that never saw the lines the LM is tuned on. Made once per first stage, labels, real-stage recipe and `hold_out` (about 6 CPU-minutes)."
+    "The line recipe's real stage trained again from the shipped first stage without the last `hold_out` CSAFE training pages: a line model that never saw the lines the LM is tuned on. Made once per first stage, labels, real-stage recipe, line preprocessing and `hold_out` (about 6 CPU-minutes)."
     out = Path(out_dir) if out_dir is not None else data_dir()/'runs'/'lm_tuning'
     first = first_stage_weights('line')
     key = {'first_stage_sha256': sha256sum(first), 'labels_sha256': sha256sum(line_labels_file()), 'hold_out': int(hold_out),
-           'stage': RECIPES['line']['stages']['real']}                 # another recipe, labels or first stage: trained again
+           'stage': RECIPES['line']['stages']['real'], 'preprocess': LINE_PREPROCESS_VERSION}   # another recipe, labels, first stage or line preprocessing: trained again
     weights, stamp = out/f"{SHIPPED['line']}.weights.h5", out/'lm_tuning.json'
     if weights.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key: return weights
     parts = copy.deepcopy(RECIPES['line']['stages']['real']['dataset_args']['parts'])
