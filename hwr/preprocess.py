@@ -500,7 +500,7 @@ LINE_SLANT_CORE = 12                                   # the slant is estimated 
 LINE_PREPROCESS_VERSION = 6                            # changes when `preprocess_line` makes another image of the same line (2-4: levelled; 5: rules out; 6: unbent); in cached datasets' names
 
 def _line_ink(image, invert: bool | None, level: bool = True) -> tuple[np.ndarray, float, float]:
-    "A line's ink, white on black, without rules (`remove_rules`), cut to its box and levelled (`estimate_tilt`, `untilt`), with its core's height and centre row."
+    "A line's ink, white on black, without rules (`remove_rules`), cut to its box, levelled (`estimate_tilt`, `untilt`) and unbent (`estimate_bend`, `unbend`, while `LINE_UNBEND`), with its core's height and centre row."
     ink = remove_rules(ink_on_black(load_image(image), invert))
     t, b, l, r = ink_box(ink)
     crop = ink[t:b, l:r]
