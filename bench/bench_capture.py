@@ -33,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault('WANDB_MODE', 'disabled')
 import hwr  # noqa: E402,F401  (first: hwr keeps TensorFlow's start-up log off stderr)
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -92,7 +93,6 @@ def on_a_table(im, pad: int = 150, grey: int = 60, sides: str = 'all'):
 def curled(amp: float):
     "Each column moved up by `amp` × sin(pi x / width) rows: the page bowed, most in the middle."
     def f(im):
-        import cv2
         a = np.asarray(im).astype(np.float32)
         xx, yy = np.meshgrid(np.arange(a.shape[1], dtype=np.float32), np.arange(a.shape[0], dtype=np.float32))
         return Image.fromarray(cv2.remap(a, xx, yy + amp * np.sin(np.pi * xx / a.shape[1]), cv2.INTER_LINEAR, borderValue=255).astype(np.uint8))
